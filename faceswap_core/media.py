@@ -1,0 +1,303 @@
+"""Video and audio I/O on PyAV: read frames, write H.264 MP4, carry a clip's audio across, probe.
+
+Frames cross this module's edges as ``uint8 HxWx3 RGB`` numpy arrays. Every file is written to a
+temporary name beside its destination and renamed only when complete, so an interrupted run never
+leaves a half-written file under the final name. Taught in chapter 01 (and used by chapter 05).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import av
+import numpy as np
+
+from .errors import FaceswapError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What `probe` learns about a media file."""
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    frames: int
+    duration: float  # seconds of video
+    has_audio: bool
+    audio_duration: float  # seconds of audio (0 when there is none)
+    audio_rate: int
+
+
+def _open(path: str | os.PathLike) -> av.container.InputContainer:
+    path = Path(path)
+    if not path.is_file():
+        raise FaceswapError(f"{path}: no such file; check the path")
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
+        raise FaceswapError(f"{path}: not a readable video ({_short(e)}); check or re-download the file") from None
+
+
+def _short(e: BaseException) -> str:
+    return str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+
+
+def _video_stream(container, path) -> av.video.stream.VideoStream:
+    if not container.streams.video:
+        container.close()
+        raise FaceswapError(f"{path}: has no video stream; give a video file")
+    return container.streams.video[0]
+
+
+def _stream_seconds(stream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return 0.0
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Size, frame rate, frame count, duration and audio of a video file."""
+    with _open(path) as c:
+        v = _video_stream(c, path)
+        fps = float(v.average_rate or v.guessed_rate or 0) or 25.0
+        duration = _stream_seconds(v) or (float(c.duration) / av.time_base if c.duration else 0.0)
+        frames = v.frames or int(round(duration * fps))
+        a = c.streams.audio[0] if c.streams.audio else None
+        return VideoInfo(str(path), v.codec_context.width, v.codec_context.height, fps, frames, duration,
+                         a is not None, _stream_seconds(a) if a is not None else 0.0,
+                         a.codec_context.sample_rate if a is not None else 0)
+
+
+def iter_frames(path: str | os.PathLike, fps: float | None = None, start: float = 0.0,
+                end: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (time in seconds, RGB frame) from `start` to `end`, optionally resampled to `fps`."""
+    c = _open(path)
+    try:
+        v = _video_stream(c, path)
+        v.thread_type = "AUTO"
+        if start > 0:
+            c.seek(int(start / v.time_base), stream=v, backward=True, any_frame=False)
+        next_t = start
+        for frame in c.decode(v):
+            t = float(frame.time) if frame.time is not None else next_t
+            if t < start - 1e-6:
+                continue
+            if end is not None and t >= end:
+                break
+            if fps is not None:
+                if t + 1e-6 < next_t:
+                    continue
+                next_t += 1.0 / fps
+                while next_t <= t:
+                    next_t += 1.0 / fps
+            yield t, frame.to_ndarray(format="rgb24")
+    except av.error.FFmpegError as e:
+        raise FaceswapError(f"{path}: damaged video data ({_short(e)}); check or re-download the file") from None
+    finally:
+        c.close()
+
+
+def read_frames(path: str | os.PathLike, fps: float | None = None, start: float = 0.0,
+                end: float | None = None, max_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All frames (N, H, W, 3) and their times (N,) of a clip, optionally resampled and capped."""
+    frames, times = [], []
+    for t, f in iter_frames(path, fps, start, end):
+        frames.append(f)
+        times.append(t)
+        if max_frames is not None and len(frames) >= max_frames:
+            break
+    if not frames:
+        raise FaceswapError(f"{path}: no frames between {start}s and {end}s")
+    return np.stack(frames), np.asarray(times)
+
+
+class AtomicPath:
+    """A temporary path beside `final` that replaces it only on `commit()` (never a half file)."""
+
+    def __init__(self, final: str | os.PathLike, overwrite: bool = False):
+        self.final = Path(final)
+        if self.final.exists() and not overwrite:
+            raise FaceswapError(f"{self.final}: already exists; choose another name or allow overwriting")
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.final.stem}.", suffix=f".part{self.final.suffix}",
+                                   dir=self.final.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+
+    def commit(self) -> Path:
+        os.replace(self.tmp, self.final)
+        return self.final
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
+class VideoWriter:
+    """Write RGB frames to an H.264 MP4, with audio copied from a clip or given as samples.
+
+    `audio_range` (seconds) copies only that part of the source's audio, shifted to start at 0.
+
+    Use as a context manager; the file appears under its final name only if the block succeeds.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int] | None = None, *,
+                 audio_from: str | os.PathLike | None = None,
+                 audio: tuple[np.ndarray, int] | None = None, audio_range: tuple[float, float | None] = (0.0, None),
+                 crf: int = 20, preset: str = "veryfast",
+                 overwrite: bool = False, metadata: dict[str, str] | None = None):
+        self._target = AtomicPath(path, overwrite)
+        self.fps = Fraction(fps).limit_denominator(1001)
+        self.size = size  # (height, width); taken from the first frame when None
+        self._crf, self._preset = crf, preset
+        self._out = av.open(str(self._target.tmp), "w", format="mp4")
+        for k, val in (metadata or {}).items():
+            self._out.metadata[k] = val
+        self._video = None
+        self._n = 0
+        self._audio_src = None
+        self._audio_packets: Iterator | None = None
+        self._pending = None
+        self._audio_start, self._audio_end = audio_range
+        if audio_from is not None:
+            src = _open(audio_from)
+            if src.streams.audio:
+                self._audio_src = src
+                self._audio_out = self._out.add_stream_from_template(src.streams.audio[0])
+                self._audio_packets = src.demux(src.streams.audio[0])
+            else:
+                src.close()
+        elif audio is not None:
+            self._samples, self._rate = audio
+            self._audio_out = self._out.add_stream("aac", rate=self._rate, layout="mono")
+            self._audio_out.bit_rate = 64000
+
+    def _open_video(self, h: int, w: int) -> None:
+        if h % 2 or w % 2:
+            raise FaceswapError(f"{self._target.final}: frame size {w}x{h} must be even for H.264; resize it")
+        self._video = self._out.add_stream("libx264", rate=self.fps,
+                                           options={"crf": str(self._crf), "preset": self._preset})
+        self._video.width, self._video.height = w, h
+        self._video.pix_fmt = "yuv420p"
+        self._video.thread_type = "AUTO"
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one RGB uint8 frame."""
+        if self._video is None:
+            self._open_video(*frame.shape[:2])
+            self.size = frame.shape[:2]
+        if frame.shape[:2] != (self._video.height, self._video.width):
+            raise FaceswapError(f"{self._target.final}: frame {self._n} is {frame.shape[1]}x{frame.shape[0]}, "
+                                f"expected {self._video.width}x{self._video.height}")
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        vf.pts = self._n
+        vf.time_base = 1 / self.fps
+        self._out.mux(self._video.encode(vf))
+        self._n += 1
+        self._mux_audio_until(self._n / self.fps)
+
+    def write_all(self, frames: Iterable[np.ndarray]) -> None:
+        for f in frames:
+            self.write(f)
+
+    def _mux_audio_until(self, t: float | None) -> None:
+        """Copy source audio packets up to time t (None: all) so the file stays interleaved."""
+        if self._audio_packets is None:
+            return
+        while True:
+            pkt = self._pending or next(self._audio_packets, None)
+            self._pending = None
+            if pkt is None:
+                self._audio_packets = None
+                return
+            if pkt.dts is None or pkt.pts is None:
+                continue
+            pt = float(pkt.pts * pkt.time_base)
+            if pt < self._audio_start - 1e-6:
+                continue
+            if self._audio_end is not None and pt >= self._audio_end - 1e-6:
+                self._audio_packets = None
+                return
+            if t is not None and pt - self._audio_start > t:
+                self._pending = pkt
+                return
+            if self._audio_start:
+                shift = int(round(self._audio_start / pkt.time_base))
+                pkt.pts -= shift
+                pkt.dts -= shift
+            pkt.stream = self._audio_out
+            self._out.mux(pkt)
+
+    def _encode_samples(self) -> None:
+        samples = np.asarray(self._samples, np.float32).reshape(-1)
+        step = self._audio_out.codec_context.frame_size or 1024
+        for i in range(0, len(samples), step):
+            chunk = samples[i:i + step]
+            af = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
+            af.sample_rate = self._rate
+            af.pts = i
+            af.time_base = Fraction(1, self._rate)
+            self._out.mux(self._audio_out.encode(af))
+        self._out.mux(self._audio_out.encode(None))
+
+    def close(self, ok: bool = True) -> Path | None:
+        """Finish the file; rename it into place when `ok`, else delete it."""
+        try:
+            if ok:
+                if self._video is None:
+                    raise FaceswapError(f"{self._target.final}: no frames were written")
+                self._out.mux(self._video.encode(None))
+                self._mux_audio_until(None)
+                if getattr(self, "_samples", None) is not None:
+                    self._encode_samples()
+            self._out.close()
+        finally:
+            if self._audio_src is not None:
+                self._audio_src.close()
+        if ok:
+            return self._target.commit()
+        self._target.discard()
+        return None
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close(True)
+        else:
+            try:
+                self._out.close()
+            except Exception:  # the error that brought us here is the one to report
+                pass
+            self._target.discard()
+
+
+def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float, **kwargs) -> Path:
+    """Write RGB frames to an MP4 (see `VideoWriter` for audio and overwrite options)."""
+    with VideoWriter(path, fps, **kwargs) as w:
+        w.write_all(frames)
+    return Path(path)
+
+
+def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """The first audio stream of a file as mono float32 samples and its sample rate."""
+    c = _open(path)
+    try:
+        if not c.streams.audio:
+            raise FaceswapError(f"{path}: has no audio stream")
+        a = c.streams.audio[0]
+        chunks = [f.to_ndarray().astype(np.float32).mean(0) if f.format.is_planar
+                  else f.to_ndarray().astype(np.float32).reshape(-1, f.layout.nb_channels).mean(1)
+                  for f in c.decode(a)]
+        return np.concatenate(chunks) if chunks else np.zeros(0, np.float32), a.codec_context.sample_rate
+    except av.error.FFmpegError as e:
+        raise FaceswapError(f"{path}: damaged audio data ({_short(e)})") from None
+    finally:
+        c.close()
