@@ -132,6 +132,9 @@ class AtomicPath:
         self.tmp = Path(tmp)
 
     def commit(self) -> Path:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes files private; give them the usual mode
         os.replace(self.tmp, self.final)
         return self.final
 

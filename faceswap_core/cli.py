@@ -1,0 +1,88 @@
+"""`faceswap-core <stage> ...`: the notebooks' steps for batch use. Errors print as one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import FaceswapError
+
+
+def _cast(args: argparse.Namespace) -> None:
+    from . import synth
+
+    for name, p in synth.CAST.items():
+        extras = [x for x, on in (("beard", p.beard > 0), ("glasses", p.glasses)) if on]
+        print(f"{name:<8} hair {p.hair_style:<6} {' '.join(extras)}".rstrip())
+    print("(any seed<N>, e.g. seed7, is one more made-up person)")
+
+
+def _collect(args: argparse.Namespace) -> None:
+    from . import collect
+
+    for src in args.sources:
+        rec = collect.collect(src, args.person, args.workspace, frames=args.frames, size=args.size, fps=args.fps,
+                              seed=args.seed, section=args.section, max_height=args.max_height,
+                              overwrite=args.overwrite, progress=True)
+        print(f"{rec.path(args.workspace, args.person)}: {rec.frames} frames, {rec.width}x{rec.height}, "
+              f"{rec.fps:g} fps, {rec.duration:.1f} s, audio {'yes' if rec.has_audio else 'no'}")
+
+
+def _probe(args: argparse.Namespace) -> None:
+    from . import media
+
+    for f in args.files:
+        i = media.probe(f)
+        print(f"{f}: {i.width}x{i.height}, {i.fps:g} fps, {i.frames} frames, {i.duration:.2f} s, "
+              f"audio {f'{i.audio_duration:.2f} s at {i.audio_rate} Hz' if i.has_audio else 'none'}")
+
+
+def _tour(args: argparse.Namespace) -> None:
+    from . import tour
+
+    index = tour.run_tour(args.profile, args.workspace, args.notebooks or tour.NOTEBOOKS, only=args.only)
+    print(f"report: {index}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="faceswap-core", description="DeepFakes-style face swapping, step by step.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def command(name: str, func, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--workspace", default="data", help="workspace folder (default: data/)")
+        p.set_defaults(func=func)
+        return p
+
+    command("cast", _cast, "list the synthetic cast members")
+    p = command("collect", _collect, "collect clips of a person from URLs, files or synthetic:<name>")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("--person", required=True, help="folder name for this person")
+    p.add_argument("--frames", type=int, default=300, help="frames of a synthetic clip")
+    p.add_argument("--size", type=int, default=256, help="frame size of a synthetic clip (pixels)")
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate of a synthetic clip")
+    p.add_argument("--seed", type=int, default=0, help="motion seed of a synthetic clip")
+    p.add_argument("--section", help="only this part of a URL or file: START-END, e.g. 0:10-0:40")
+    p.add_argument("--max-height", type=int, default=720, help="highest resolution to download")
+    p.add_argument("--overwrite", action="store_true", help="replace a different clip of the same name")
+    p = command("probe", _probe, "print size, rate, frames and audio of video files")
+    p.add_argument("files", nargs="+")
+    p = command("tour", _tour, "run every notebook in order and write an HTML report")
+    p.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
+    p.add_argument("--notebooks", help="folder of chapter notebooks (default: the project's notebooks/)")
+    p.add_argument("--only", nargs="+", metavar="NN", help="run only chapters starting with these prefixes")
+
+    args = ap.parse_args(argv)
+    try:
+        args.func(args)
+    except FaceswapError as e:
+        print(f"faceswap-core: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("faceswap-core: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The tour: run every chapter notebook in order through Papermill and gather an HTML report."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import time
+from pathlib import Path
+
+from .errors import FaceswapError
+from .report import read_results
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+# The same knob names in every notebook, so one profile shrinks all of them (a notebook takes only
+# the knobs its parameters cell has). "full" runs each notebook with its own interactive defaults.
+PROFILES: dict[str, dict] = {
+    "ci": {"FRAMES": 24, "IMAGE_SIZE": 128, "STEPS": 30, "BATCH_SIZE": 8},
+    "quick": {"FRAMES": 150, "IMAGE_SIZE": 256, "STEPS": 1500, "BATCH_SIZE": 32},
+    "full": {},
+}
+
+
+def chapters(notebooks: str | Path = NOTEBOOKS) -> list[Path]:
+    """The chapter notebooks (NN_name.ipynb) in order."""
+    found = sorted(p for p in Path(notebooks).glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise FaceswapError(f"{notebooks}: no chapter notebooks (NN_name.ipynb) here")
+    return found
+
+
+def notebook_parameters(path: str | Path) -> dict:
+    """Names and defaults of a notebook's `parameters` cell."""
+    import papermill as pm
+
+    return {k: v["default"] for k, v in pm.inspect_notebook(str(path)).items()}
+
+
+def parameters_for(path: str | Path, profile: str, workspace: str | Path, extra: dict | None = None) -> dict:
+    """The profile's knobs that this notebook has, plus its workspace."""
+    if profile not in PROFILES:
+        raise FaceswapError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
+    known = notebook_parameters(path)
+    wanted = {**PROFILES[profile], "WORKSPACE": str(Path(workspace).resolve()), **(extra or {})}
+    return {k: v for k, v in wanted.items() if k in known}
+
+
+def run_notebook(path: str | Path, out: str | Path, parameters: dict, timeout: int = 1800) -> Path:
+    """Execute one notebook headless (kernel python3) into `out` and return it."""
+    import papermill as pm
+
+    os.environ.setdefault("MPLBACKEND", "agg")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    path = Path(path)
+    try:
+        pm.execute_notebook(str(path), str(out), parameters=parameters, kernel_name="python3",
+                            progress_bar=False, cwd=str(path.parent), execution_timeout=timeout,
+                            log_output=False)
+    except pm.PapermillExecutionError as e:
+        raise FaceswapError(f"{path.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}; "
+                            f"see {out}") from None
+    return Path(out)
+
+
+def export_html(notebook: str | Path) -> Path:
+    """Write an HTML page beside an executed notebook."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    page = Path(notebook).with_suffix(".html")
+    page.write_text(body)
+    return page
+
+
+def run_tour(profile: str = "quick", workspace: str | Path = "data", notebooks: str | Path = NOTEBOOKS,
+             out: str | Path | None = None, only: list[str] | None = None, progress: bool = True) -> Path:
+    """Run the chapters in order into `<workspace>/runs/<timestamp>/` and write an index.html there."""
+    from tqdm.auto import tqdm
+
+    nbs = chapters(notebooks)
+    if only:
+        nbs = [p for p in nbs if any(p.name.startswith(o) for o in only)]
+        if not nbs:
+            raise FaceswapError(f"--only {' '.join(only)}: matches no chapter in {notebooks}")
+    run_dir = Path(out) if out else Path(workspace) / "runs" / time.strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    failure = None
+    bar = tqdm(nbs, desc=f"tour ({profile})", unit="chapter", disable=not progress)
+    for nb in bar:
+        bar.set_postfix_str(nb.stem)
+        t0 = time.perf_counter()
+        target = run_dir / nb.name
+        try:
+            run_notebook(nb, target, parameters_for(nb, profile, workspace))
+            status = "ok"
+        except FaceswapError as e:
+            failure, status = e, "failed"
+        row = {"chapter": nb.stem, "status": status, "seconds": round(time.perf_counter() - t0, 1),
+               "results": read_results(target) if target.exists() else {}}
+        if target.exists():
+            export_html(target)
+        rows.append(row)
+        if failure:
+            break
+    (run_dir / "results.json").write_text(json.dumps(rows, indent=1))
+    index = run_dir / "index.html"
+    index.write_text(_index_html(rows, profile))
+    if failure:
+        raise FaceswapError(f"{failure} (report: {index})")
+    return index
+
+
+def _index_html(rows: list[dict], profile: str) -> str:
+    items = []
+    for r in rows:
+        figs = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+                       for k, v in r["results"].items())
+        items.append(f"<h2><a href='{r['chapter']}.html'>{html.escape(r['chapter'])}</a> "
+                     f"<small>{r['status']}, {r['seconds']} s</small></h2><table>{figs}</table>")
+    return (f"<!doctype html><meta charset='utf-8'><title>faceswap-lab tour</title>"
+            f"<h1>faceswap-lab tour ({profile} profile)</h1>{''.join(items)}")

@@ -1,0 +1,90 @@
+"""Figures for the notebooks: image grids, landmarks, pose histograms, audio. No pipeline logic here."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import matplotlib.pyplot as plt
+import numpy as np
+
+# iBUG 68 groups, for drawing landmarks as outlines
+LANDMARK_GROUPS = {"jaw": range(0, 17), "brow_r": range(17, 22), "brow_l": range(22, 27), "nose": range(27, 31),
+                   "nostrils": range(31, 36), "eye_r": [*range(36, 42), 36], "eye_l": [*range(42, 48), 42],
+                   "lips_out": [*range(48, 60), 48], "lips_in": [*range(60, 68), 60]}
+
+
+def draw_landmarks(frame: np.ndarray, landmarks: np.ndarray, color=(40, 230, 80), hidden=(230, 60, 40)) -> np.ndarray:
+    """A copy of `frame` with landmark outlines; points with visibility 0 are drawn in `hidden`."""
+    img = frame.copy()
+    r = max(1, round(img.shape[0] / 200))
+    pts = landmarks[:, :2]
+    vis = landmarks[:, 2] > 0.5 if landmarks.shape[1] > 2 else np.ones(len(pts), bool)
+    for idx in LANDMARK_GROUPS.values():
+        idx = list(idx)
+        poly = np.round(pts[idx]).astype(np.int32)
+        cv2.polylines(img, [poly], False, color, max(1, r // 2), cv2.LINE_AA)
+    for (x, y), v in zip(pts, vis):
+        cv2.circle(img, (int(round(x)), int(round(y))), r, color if v else hidden, -1, cv2.LINE_AA)
+    return img
+
+
+def contact_sheet(frames: Sequence[np.ndarray], cols: int = 8, pad: int = 2) -> np.ndarray:
+    """Tile equally sized frames into one image, row by row."""
+    frames = list(frames)
+    h, w = frames[0].shape[:2]
+    rows = -(-len(frames) // cols)
+    sheet = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
+    for i, f in enumerate(frames):
+        r, c = divmod(i, cols)
+        sheet[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = f
+    return sheet
+
+
+def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, cols: int = 5,
+                size: float = 2.4, suptitle: str | None = None):
+    """Show images in a grid with optional titles; returns the figure."""
+    n = len(images)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, img in enumerate(images):
+        ax = axes.flat[i]
+        ax.imshow(img)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pose_distribution(poses: dict[str, np.ndarray], bins: int = 18):
+    """Histograms of yaw and pitch per person; `poses` maps a name to an (N, 2+) array of yaw, pitch."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for name, p in poses.items():
+        p = np.asarray(p)
+        axes[0].hist(p[:, 0], bins=np.linspace(-90, 90, bins + 1), alpha=0.55, label=name)
+        axes[1].hist(p[:, 1], bins=np.linspace(-30, 30, 13), alpha=0.55, label=name)
+    axes[0].set_xlabel("yaw (degrees, + = facing image right)")
+    axes[1].set_xlabel("pitch (degrees, + = looking up)")
+    for ax in axes:
+        ax.set_ylabel("frames")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_audio_and_mouth(samples: np.ndarray, rate: int, mouth: np.ndarray, fps: float, seconds: float = 4.0):
+    """The audio waveform over the mouth opening of the same frames."""
+    n = min(len(samples), int(seconds * rate))
+    t = np.arange(n) / rate
+    fig, ax = plt.subplots(figsize=(10, 2.6))
+    ax.plot(t, samples[:n], lw=0.4, color="0.4", label="audio")
+    k = min(len(mouth), int(seconds * fps))
+    ax.plot(np.arange(k) / fps, mouth[:k], color="tab:red", lw=1.5, label="mouth opening")
+    ax.set_xlabel("seconds")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
