@@ -222,8 +222,8 @@ class VideoWriter:
             if pkt.dts is None or pkt.pts is None:
                 continue
             pt = float(pkt.pts * pkt.time_base)
-            if pt < self._audio_start - 1e-6:
-                continue
+            if self._audio_start and pt < self._audio_start - 1e-6:
+                continue  # (with no start, keep the encoder-delay packets that come before 0)
             if self._audio_end is not None and pt >= self._audio_end - 1e-6:
                 self._audio_packets = None
                 return

@@ -359,6 +359,7 @@ def _surface_z(parts: list[_Ellipsoid], xy: np.ndarray) -> np.ndarray:
 # Rendering
 
 HEAD_SCALE = 0.46  # head units to frame half-heights at condition.scale == 1
+EXPOSURE_TARGET = 0.36  # mean face brightness the virtual camera exposes for, at least
 
 
 def _size_hw(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -473,6 +474,10 @@ def render(identity: Identity, condition: Condition, size: int | tuple[int, int]
     lit = albedo * shade[..., None] * np.asarray(c.light_color) + spec[..., None]
     bg = owner < 0
     lit[bg] = albedo[bg]
+    # camera auto-exposure: a dark face in the frame makes the camera open up (as real ones do)
+    if face.any():
+        level = float(lit[face].mean())
+        lit *= min(max(EXPOSURE_TARGET / max(level, 1e-3), 1.0), 1.8)
     frame = (np.clip(lit, 0, 1) * 255 + 0.5).astype(np.uint8)
 
     # landmarks: head frame -> surface -> camera -> pixels, visible where nothing is in front
@@ -557,7 +562,7 @@ def _paint_face(p: Identity, c: Condition, x, y, z, px: float, col: np.ndarray, 
         for ex in (-p.eye_sep, p.eye_sep):
             e = np.hypot((x - ex) / (1.45 * p.eye_w), (y - ya) / (2.6 * p.eye_h))
             rim = np.maximum(rim, _smooth(np.abs(e - 1) * 1.45 * p.eye_w - 0.012, px))
-            put(_smooth((e - 1) * p.eye_w, px) * front * 0.12, (0.6, 0.75, 0.85))
+            col *= (1 - 0.12 * _smooth((e - 1) * p.eye_w, px) * front)[:, None]  # tinted lenses
         lens_edge = p.eye_sep - 1.45 * p.eye_w
         bridge = _smooth(np.maximum(np.abs(y - ya - 0.03) - 0.012, np.abs(x) - lens_edge), px)
         arms = _smooth(np.abs(y - ya - 0.03) - 0.014, px) * (np.abs(x) > p.eye_sep + 1.4 * p.eye_w) * (z > -0.3)
