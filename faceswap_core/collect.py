@@ -64,7 +64,8 @@ def load_manifest(workspace: str | Path, person: str) -> list[ClipRecord]:
     try:
         return [ClipRecord(**c) for c in json.loads(path.read_text())["clips"]]
     except (ValueError, KeyError, TypeError) as e:
-        raise FaceswapError(f"{path}: damaged manifest ({e}); fix it or move the folder away and collect again") from None
+        raise FaceswapError(f"{path}: damaged manifest ({e}); fix it, or move the folder away and collect "
+                            "again") from None
 
 
 def _save_manifest(workspace: str | Path, person: str, clips: list[ClipRecord]) -> None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class Identity:
     shirt: RGB = (0.25, 0.35, 0.55)
 
     @classmethod
-    def random(cls, seed: int, name: str | None = None) -> "Identity":
+    def random(cls, seed: int, name: str | None = None) -> Identity:
         """A new made-up person drawn from `seed` (the same seed gives the same person)."""
         rng = np.random.default_rng([0x5EED, seed])
         u = rng.uniform

@@ -1,0 +1,43 @@
+"""The install files agree with each other, the README's commands are what CI runs, cv2 keeps its cascades."""
+
+import re
+
+import cv2
+from conftest import ROOT
+
+
+def _pins(lines):
+    out = {}
+    for line in lines:
+        line = line.split("#")[0].strip().lstrip("- ").strip()
+        if line and not line.startswith(("-", "python", "pip")) or line.startswith("pip=="):
+            name, _, version = line.partition("==")
+            out[name.lower()] = version
+    return out
+
+
+def test_environment_yml_has_the_same_pins_as_the_requirements():
+    req = _pins((ROOT / "requirements.txt").read_text().splitlines())
+    req |= _pins((ROOT / "requirements-dev.txt").read_text().splitlines())
+    env_text = (ROOT / "environment.yml").read_text()
+    pip_block = env_text.split("- pip:", 1)[1].splitlines()
+    env = _pins(line for line in pip_block if line.strip().startswith("- "))
+    assert env == req
+    assert req["torch"] == "2.13.0" and req["opencv-python-headless"].startswith("4.")
+    assert "requirements-nodeps.txt" in env_text  # conda users are told how to add face-alignment
+
+
+def test_opencv_is_4x_with_haar_cascades():
+    assert cv2.__version__.startswith("4.")
+    assert not cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml").empty()
+
+
+def test_readme_opens_with_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    first_block = re.search(r"```(?:bash|sh)?\n(.*?)```", readme, re.S).group(1)
+    commands = [ln for ln in first_block.splitlines() if ln.strip() and not ln.startswith("#")]
+    assert len(commands) == 2
+    tour_cmd, test_cmd = commands
+    assert "tour" in tour_cmd and "pytest" in test_cmd
+    ci = (ROOT / ".ci/run").read_text()
+    assert test_cmd in ci
