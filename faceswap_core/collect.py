@@ -220,8 +220,10 @@ def download(url: str, folder: Path, max_height: int = 720) -> Path:
 
 
 def collect_many(sources: dict[str, str], workspace: str | Path = "data", **options) -> dict[str, ClipRecord]:
-    """Collect one clip per person from a {person: source} mapping."""
-    return {person: collect(src, person, workspace, **options) for person, src in sources.items()}
+    """Collect one clip per person from a {person: source} mapping (synthetic motion seeds seed, seed+1, ...)."""
+    seed = options.pop("seed", 0)
+    return {person: collect(src, person, workspace, seed=seed + i, **options)
+            for i, (person, src) in enumerate(sources.items())}
 
 
 __all__ = ["ClipRecord", "collect", "collect_many", "clips_dir", "download", "load_manifest", "parse_section"]

@@ -360,7 +360,7 @@ def _surface_z(parts: list[_Ellipsoid], xy: np.ndarray) -> np.ndarray:
 # Rendering
 
 HEAD_SCALE = 0.46  # head units to frame half-heights at condition.scale == 1
-EXPOSURE_TARGET = 0.36  # mean face brightness the virtual camera exposes for, at least
+EXPOSURE_TARGET = 0.42  # mean face brightness the virtual camera exposes for, at least
 
 
 def _size_hw(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -510,9 +510,9 @@ def _paint_face(p: Identity, c: Condition, x, y, z, px: float, col: np.ndarray, 
     occl *= 1 - 0.18 * np.exp(-(x / 0.25) ** 2 - ((y - (p.mouth_y - p.lip_lower - 0.07)) / 0.05) ** 2)
 
     if p.beard > 0:
-        top = p.mouth_y + 0.11 + 0.55 * np.clip((np.abs(x) - 0.35) / 0.45, 0, 1)
+        top = p.mouth_y + 0.11 + 0.45 * np.clip((np.abs(x) - 0.35) / 0.45, 0, 1)
         grain = 0.75 + 0.25 * np.sin(97 * x) * np.sin(89 * y + 13 * x)
-        cover = _smooth(y - top, 0.04) * (z > -0.35) * (y > -1.4)
+        cover = _smooth(y - top, 0.04) * np.clip((z + 0.15) / 0.35, 0, 1)  # fades out towards the ears
         cover *= 1 - np.exp(-(x / 0.1) ** 2 - ((y - p.mouth_y - 0.06) / 0.03) ** 2) * 0.7  # thin under nose
         put(np.clip(p.beard * cover * grain, 0, 1) * 0.92, p.hair)
 
@@ -593,7 +593,7 @@ def random_motion(n_frames: int, fps: float = 25.0, seed: int = 0, yaw_range: tu
 
     def yaw_key() -> float:
         if rng.uniform() < profile_share:
-            return float(rng.choice([lo, hi]) * rng.uniform(0.6, 1.0))
+            return float(rng.choice([lo, hi]) * rng.uniform(0.75, 1.0))
         return float(np.clip(rng.normal(0, 20), lo, hi))
 
     yaw = _smooth_keys(rng, n_frames, fps, 1.6, yaw_key)

@@ -50,9 +50,11 @@ def run_notebook(path: str | Path, out: str | Path, parameters: dict, timeout: i
     """Execute one notebook headless (kernel python3) into `out` and return it."""
     import papermill as pm
 
-    os.environ.setdefault("MPLBACKEND", "agg")
-    os.environ.setdefault("TQDM_DISABLE", "1")
     path = Path(path)
+    # The kernel inherits our environment: make sure figures are kept (a headless parent often sets
+    # MPLBACKEND=agg, which would drop them) and progress bars stay out of the stored outputs.
+    saved = {k: os.environ.get(k) for k in ("MPLBACKEND", "TQDM_DISABLE")}
+    os.environ.update(MPLBACKEND="module://matplotlib_inline.backend_inline", TQDM_DISABLE="1")
     try:
         pm.execute_notebook(str(path), str(out), parameters=parameters, kernel_name="python3",
                             progress_bar=False, cwd=str(path.parent), execution_timeout=timeout,
@@ -60,6 +62,12 @@ def run_notebook(path: str | Path, out: str | Path, parameters: dict, timeout: i
     except pm.PapermillExecutionError as e:
         raise FaceswapError(f"{path.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}; "
                             f"see {out}") from None
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return Path(out)
 
 

@@ -52,6 +52,10 @@ def test_tour_writes_executed_notebooks_and_a_report(ci_run):
     for nb in CHAPTERS:
         assert (run / nb.name).exists() and (run / nb.with_suffix(".html").name).stat().st_size > 10_000
     assert "01_collect_clips" in (run / "index.html").read_text()
+    for nb in CHAPTERS:
+        cells = json.loads((run / nb.name).read_text())["cells"]
+        figures = sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", []))
+        assert figures >= 2, f"{nb.name}: the executed notebook kept {figures} figures"
 
 
 @pytest.mark.notebook
