@@ -37,6 +37,18 @@ def _probe(args: argparse.Namespace) -> None:
               f"audio {f'{i.audio_duration:.2f} s at {i.audio_rate} Hz' if i.has_audio else 'none'}")
 
 
+def _extract(args: argparse.Namespace) -> None:
+    from . import faceset
+
+    yaw = tuple(args.yaw_range) if args.yaw_range else None
+    summary = faceset.extract(args.sources, args.person, args.workspace, detector=args.detector, size=args.size,
+                              every=args.every, min_size=args.min_size, min_blur=args.min_blur, yaw_range=yaw,
+                              overwrite=args.overwrite)
+    print(summary)
+    if summary.kept == 0:
+        print(f"warning: no faces kept from {', '.join(args.sources)}; the face set is empty", file=sys.stderr)
+
+
 def _tour(args: argparse.Namespace) -> None:
     from . import tour
 
@@ -67,6 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overwrite", action="store_true", help="replace a different clip of the same name")
     p = command("probe", _probe, "print size, rate, frames and audio of video files")
     p.add_argument("files", nargs="+")
+    p = command("extract", _extract, "detect, align and save the faces of a person from clips or image folders")
+    p.add_argument("sources", nargs="+", metavar="CLIP_OR_FOLDER")
+    p.add_argument("--person", required=True, help="name of the face set (workspace/faces/NAME)")
+    p.add_argument("--detector", default="auto", choices=["auto", "fan", "cascade", "truth"])
+    p.add_argument("--size", type=int, default=256, help="aligned crop size in pixels")
+    p.add_argument("--every", type=int, default=1, help="use every Nth frame")
+    p.add_argument("--min-size", type=float, default=32, help="drop faces smaller than this (pixels)")
+    p.add_argument("--min-blur", type=float, help="drop crops whose sharpness score is below this")
+    p.add_argument("--yaw-range", type=float, nargs=2, metavar=("MIN", "MAX"), help="keep only these yaws")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing face set (only on success)")
     p = command("tour", _tour, "run every notebook in order and write an HTML report")
     p.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
     p.add_argument("--notebooks", help="folder of chapter notebooks (default: the project's notebooks/)")

@@ -86,7 +86,7 @@ class TruthDetector(Detector):
 
 # How the mean face sits in an OpenCV cascade box: landmarks ~= box_w * (SCALE * template) + box origin
 # + box_w * OFFSET. Measured on the synthetic cast by `calibrate_cascade()` (tests re-check it).
-CASCADE_FIT = {"frontal": (0.5266, 0.2399, 0.2914), "profile": (0.4969, 0.4619, 0.3408)}
+CASCADE_FIT = {"frontal": (0.5142, 0.2399, 0.2895), "profile": (0.4871, 0.4662, 0.3373)}
 PROFILE_YAW = 65.0  # the head turn the profile template stands for
 
 
@@ -134,14 +134,14 @@ class CascadeDetector(Detector):
         c = _cascades()
         found = []
         ms = (self.min_size, self.min_size)
-        rects, _, weights = c["frontal"].detectMultiScale3(gray, 1.1, 4, minSize=ms, outputRejectLevels=True)
+        rects, _, weights = c["frontal"].detectMultiScale3(gray, 1.1, 3, minSize=ms, outputRejectLevels=True)
         found += [("frontal", np.array([x, y, x + w, y + h], np.float32), float(s)) for (x, y, w, h), s
                   in zip(rects, np.ravel(weights))]
         if self.profiles:
             width = gray.shape[1]
             for mirrored in (False, True):
                 img = gray[:, ::-1] if mirrored else gray
-                rects, _, weights = c["profile"].detectMultiScale3(np.ascontiguousarray(img), 1.1, 4, minSize=ms,
+                rects, _, weights = c["profile"].detectMultiScale3(np.ascontiguousarray(img), 1.1, 3, minSize=ms,
                                                                    outputRejectLevels=True)
                 for (x, y, w, h), s in zip(rects, np.ravel(weights)):
                     x0 = width - x - w if mirrored else x
@@ -175,7 +175,7 @@ class CascadeDetector(Detector):
         return np.stack([a, b])
 
     def detect(self, frame: np.ndarray, index: int | None = None) -> list[Face]:
-        gray = cv2.equalizeHist(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         faces = []
         for kind, box, score in self.boxes(gray):
             yaw = {"frontal": 0.0, "profile_l": -PROFILE_YAW, "profile_r": PROFILE_YAW}[kind]
@@ -212,7 +212,7 @@ def calibrate_cascade(n: int = 60, seed: int = 0) -> dict[str, tuple[float, floa
             c = synth.Condition(yaw=yaw, pitch=rng.uniform(-5, 5), scale=rng.uniform(0.8, 1.2),
                                 light_azimuth=rng.uniform(-60, 60))
             r = synth.render(people[i % len(people)], c, 256)
-            gray = cv2.equalizeHist(cv2.cvtColor(r.frame, cv2.COLOR_RGB2GRAY))
+            gray = cv2.cvtColor(r.frame, cv2.COLOR_RGB2GRAY)
             boxes = [b for k, b, _ in det.boxes(gray) if k == {"frontal": "frontal", "profile": "profile_l"}[kind]]
             if not boxes:
                 continue
@@ -248,7 +248,7 @@ class FanDetector(Detector):
 
     name = "fan"
 
-    def __init__(self, device: str | None = None, batch_size: int = 8):
+    def __init__(self, device: str | None = None, batch_size: int = 8, max_faces: int = 4):
         import face_alignment
         import torch
 
@@ -266,47 +266,37 @@ class FanDetector(Detector):
                                 f"({reason}); place {' and '.join(FAN_FILES)} there, or use the cascade "
                                 "detector") from None
         self._torch = torch
+        self.max_faces = max_faces
 
-    def detect(self, frame: np.ndarray, index: int | None = None) -> list[Face]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "No faces were detected" is an answer, not a warning
-            marks, scores, boxes = self.fa.get_landmarks_from_image(frame, return_bboxes=True,
-                                                                    return_landmark_score=True)
-        return self._faces(marks, scores, boxes)
+    def boxes(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """S3FD boxes (K, 5: x0, y0, x1, y1, score) per frame, best first, at most `max_faces` each."""
+        if len({f.shape for f in frames}) == 1:
+            batch = self._torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().to(self.device)
+            found = self.fa.face_detector.detect_from_batch(batch)
+        else:
+            found = [self.fa.face_detector.detect_from_image(f.copy()) for f in frames]
+        out = []
+        for b in found:
+            b = np.asarray(b, np.float64).reshape(-1, 5)
+            out.append(b[np.argsort(-b[:, 4])][: self.max_faces])
+        return out
 
-    def landmarks_in(self, frame: np.ndarray, boxes: list[np.ndarray]) -> list[Face]:
-        """Landmarks for given boxes (x0, y0, x1, y1), skipping the detector."""
+    def landmarks_in(self, frame: np.ndarray, boxes: np.ndarray | list) -> list[Face]:
+        """FAN landmarks for given boxes (x0, y0, x1, y1[, score]), skipping the detector."""
+        boxes = [np.r_[np.asarray(b, np.float64)[:4], b[4] if len(b) > 4 else 1.0] for b in boxes]
         if not boxes:
             return []
-        det = [np.r_[np.asarray(b, np.float32)[:4], 1.0] for b in boxes]
-        marks, scores, got = self.fa.get_landmarks_from_image(frame, detected_faces=det, return_bboxes=True,
-                                                              return_landmark_score=True)
-        return self._faces(marks, scores, got)
-
-    def detect_batch(self, frames: list[np.ndarray], indices: list[int] | None = None) -> list[list[Face]]:
-        if len({f.shape for f in frames}) != 1:
-            return super().detect_batch(frames, indices)
-        batch = self._torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).to(self.device)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            marks, scores, boxes = self.fa.get_landmarks_from_batch(batch, return_bboxes=True,
-                                                                    return_landmark_score=True)
-        if marks is None:
-            return [[] for _ in frames]
-        return [self._faces(m, s, b) for m, s, b in zip(marks, scores, boxes)]
+            marks = self.fa.get_landmarks_from_image(frame, detected_faces=boxes)
+        return [Face(b[:4].astype(np.float32), np.asarray(m, np.float32)[:, :2], float(b[4]), self.name)
+                for b, m in zip(boxes, marks)]
 
-    def _faces(self, marks, scores, boxes) -> list[Face]:
-        if marks is None:
-            return []
-        out = []
-        for i, m in enumerate(marks):
-            m = np.asarray(m, np.float32).reshape(-1, 68, 2) if np.ndim(m) == 3 else [np.asarray(m, np.float32)]
-            for j, pts in enumerate(m):
-                box = np.asarray(boxes[i], np.float32).reshape(-1, 5)[j] if boxes is not None else None
-                score = float(np.mean(scores[i])) if scores is not None else 1.0
-                b = box[:4] if box is not None else _box_of(pts)
-                out.append(Face(b, pts[:, :2].astype(np.float32), score, self.name))
-        return out
+    def detect(self, frame: np.ndarray, index: int | None = None) -> list[Face]:
+        return self.detect_batch([frame])[0]
+
+    def detect_batch(self, frames: list[np.ndarray], indices: list[int] | None = None) -> list[list[Face]]:
+        return [self.landmarks_in(f, b) for f, b in zip(frames, self.boxes(frames))]
 
 
 # --------------------------------------------------------------------------------------------------

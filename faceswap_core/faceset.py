@@ -1,0 +1,307 @@
+"""Face sets: aligned face crops as PNG files plus one metadata file, extracted from clips or image folders.
+
+A face set is a folder ``<workspace>/faces/<person>/`` holding ``NNNNNN_K.png`` crops and ``faces.json``
+(source, frame, time, box, landmarks, transform, pose, detector, blur score for every face). Delete a PNG
+by hand and that face is gone from the set; the metadata of the others is untouched. Taught in chapter 02.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import align, detect, media
+from .collect import check_name
+from .errors import FaceswapError
+
+META = "faces.json"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+@dataclass
+class FaceRecord:
+    """Everything known about one face of a set (coordinates in source-frame pixels)."""
+
+    file: str
+    source: str
+    frame: int
+    time: float | None
+    box: list[float]
+    landmarks: list[list[float]]  # (68, 2)
+    matrix: list[list[float]]  # 2x3, frame -> crop
+    pose: list[float]  # yaw, pitch, roll in degrees
+    detector: str
+    score: float
+    blur: float  # variance of the Laplacian of the crop: low = blurry
+    size: float  # face box side in source pixels
+
+
+def faces_dir(workspace: str | Path, person: str) -> Path:
+    return Path(workspace) / "faces" / check_name(person)
+
+
+def blur_score(crop: np.ndarray) -> float:
+    """Sharpness of an aligned crop: variance of the Laplacian over its central half, at 128 px."""
+    g = cv2.cvtColor(cv2.resize(crop, (128, 128), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(g[32:96, 32:96], cv2.CV_64F).var())
+
+
+class FaceSet:
+    """An extracted face set on disk; faces whose PNG was deleted are left out."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        meta = self.path / META
+        if not self.path.is_dir():
+            raise FaceswapError(f"{self.path}: no face set here; run chapter 02 (or faceswap-core extract) first")
+        if not meta.exists():
+            raise FaceswapError(f"{meta}: missing; this folder is not a complete face set, extract it again")
+        try:
+            d = json.loads(meta.read_text())
+            self.crop_size = int(d["crop_size"])
+            self.padding = float(d["padding"])
+            self.person = d.get("person", self.path.name)
+            all_records = [FaceRecord(**r) for r in d["faces"]]
+        except (ValueError, KeyError, TypeError) as e:
+            raise FaceswapError(f"{meta}: damaged metadata ({str(e)[:100]}); extract the set again") from None
+        self.records = [r for r in all_records if (self.path / r.file).exists()]
+        self.deleted = len(all_records) - len(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def image(self, i: int) -> np.ndarray:
+        """The i-th aligned crop, RGB uint8."""
+        p = self.path / self.records[i].file
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if img is None:
+            raise FaceswapError(f"{p}: unreadable image; delete it to drop this face")
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+    def crop_landmarks(self, i: int) -> np.ndarray:
+        """The i-th face's landmarks in crop pixels, (68, 2)."""
+        r = self.records[i]
+        return align.transform_points(np.asarray(r.landmarks), np.asarray(r.matrix))
+
+    def mask(self, i: int) -> np.ndarray:
+        """The i-th face's mask in the crop (uint8 0/255), from its landmarks."""
+        return align.face_mask(self.crop_landmarks(i), (self.crop_size, self.crop_size))
+
+    def poses(self) -> np.ndarray:
+        """(N, 3) yaw, pitch, roll of every face."""
+        return np.array([r.pose for r in self.records], np.float64).reshape(-1, 3)
+
+    def arrays(self, size: int = 64, coverage: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """All faces and masks as uint8 arrays (N, size, size, 3) and (N, size, size), from the central
+        `coverage` of each crop (default: the template box, the classic 'face core')."""
+        coverage = 1 - 2 * self.padding if coverage is None else coverage
+        lo = int(round(self.crop_size * (1 - coverage) / 2))
+        hi = self.crop_size - lo
+        imgs = np.empty((len(self), size, size, 3), np.uint8)
+        masks = np.empty((len(self), size, size), np.uint8)
+        for i in range(len(self)):
+            imgs[i] = cv2.resize(self.image(i)[lo:hi, lo:hi], (size, size), interpolation=cv2.INTER_AREA)
+            masks[i] = cv2.resize(self.mask(i)[lo:hi, lo:hi], (size, size), interpolation=cv2.INTER_AREA)
+        return imgs, masks
+
+    def dataset(self, size: int = 64, coverage: float | None = None) -> FaceDataset:
+        """A torch Dataset of (image float32 3xHxW in [0, 1], mask float32 1xHxW in [0, 1])."""
+        return FaceDataset(*self.arrays(size, coverage))
+
+
+class FaceDataset:
+    """Faces and masks held in memory, served as float tensors (the torch edge of a face set)."""
+
+    def __init__(self, images: np.ndarray, masks: np.ndarray):
+        import torch
+
+        self.images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # (N, 3, H, W) uint8
+        self.masks = torch.from_numpy(masks)[:, None].contiguous()  # (N, 1, H, W) uint8
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        return self.images[i].float() / 255.0, self.masks[i].float() / 255.0
+
+
+# --------------------------------------------------------------------------------------------------
+# extraction
+
+
+@dataclass
+class ExtractSummary:
+    """What an extraction did, for the one-line report."""
+
+    path: Path
+    frames: int = 0
+    faces_found: int = 0
+    kept: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    unreadable: int = 0
+    detector: str = ""
+
+    def __str__(self) -> str:
+        drops = ", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items())) or "none"
+        extra = f", {self.unreadable} unreadable images skipped" if self.unreadable else ""
+        return (f"{self.path}: {self.frames} frames read, {self.faces_found} faces found, {self.kept} kept "
+                f"(dropped: {drops}){extra} [detector {self.detector}]")
+
+
+def _frames_of(source: Path, every: int, summary: ExtractSummary) -> Iterator[tuple[int, float | None, np.ndarray]]:
+    """(index, time, RGB frame) of a clip, or of the images in a folder (unreadable ones counted)."""
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        for i, p in enumerate(files):
+            if i % every:
+                continue
+            img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+            if img is None:
+                summary.unreadable += 1
+                continue
+            yield i, None, cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        return
+    for i, (t, frame) in enumerate(media.iter_frames(source)):
+        if i % every == 0:
+            yield i, t, frame
+
+
+def _signature(crop: np.ndarray) -> np.ndarray:
+    """A crude appearance vector of an aligned face: its normalised 32x32 grey core."""
+    n = crop.shape[0]
+    g = cv2.cvtColor(cv2.resize(crop[n // 4:3 * n // 4, n // 4:3 * n // 4], (32, 32)), cv2.COLOR_RGB2GRAY)
+    v = g.astype(np.float64).ravel()
+    v -= v.mean()
+    return v / (np.linalg.norm(v) + 1e-9)
+
+
+def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: str | Path = "data", *,
+            detector: str | detect.Detector = "auto", size: int = 256, every: int = 1, min_size: float = 32,
+            min_blur: float | None = None, yaw_range: tuple[float, float] | None = None,
+            references: Sequence[np.ndarray] | None = None, min_similarity: float = 0.3,
+            overwrite: bool = False, progress: bool = True, batch: int = 8) -> ExtractSummary:
+    """Detect, align and save the faces of `person` from clips or image folders into a face set.
+
+    Several faces in a frame: keep the one most like `references` (aligned RGB crops) if given, else the
+    largest. Faces smaller than `min_size` px, blurrier than `min_blur`, or outside `yaw_range` are
+    dropped and counted. An existing set is refused unless `overwrite`; then the new set replaces it only
+    once complete.
+    """
+    from tqdm.auto import tqdm
+
+    sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    if not sources:
+        raise FaceswapError("extract: give at least one clip or image folder")
+    srcs = [Path(s) for s in sources]
+    for s in srcs:
+        if not s.exists():
+            raise FaceswapError(f"{s}: no such clip or folder")
+        if s.is_file():
+            media.probe(s)  # a clear error for a corrupt or non-video file, before anything is written
+    final = faces_dir(workspace, person)
+    if final.exists() and not overwrite:
+        raise FaceswapError(f"{final}: a face set exists; pass overwrite=True (--overwrite) to replace it")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{person}.extracting-", dir=final.parent))
+    summary = ExtractSummary(final)
+    refs = [_signature(r) for r in references] if references is not None else None
+    records: list[FaceRecord] = []
+    try:
+        for src in srcs:
+            det = detector if isinstance(detector, detect.Detector) else detect.get_detector(
+                detector, clip=src if src.is_file() else None)
+            summary.detector = det.name
+            total = None if src.is_dir() else -(-media.probe(src).frames // every)
+            bar = tqdm(total=total, desc=f"extract {src.name}", unit="frame", disable=not progress, leave=False)
+            chunk: list[tuple[int, float | None, np.ndarray]] = []
+
+            def flush() -> None:
+                found = det.detect_batch([f for _, _, f in chunk], [i for i, _, _ in chunk])
+                for (i, t, frame), faces in zip(chunk, found):
+                    _keep_faces(src, i, t, frame, faces, size, min_size, min_blur, yaw_range, refs,
+                                min_similarity, tmp, records, summary)
+                bar.update(len(chunk))
+                chunk.clear()
+
+            for item in _frames_of(src, every, summary):
+                summary.frames += 1
+                chunk.append(item)
+                if len(chunk) >= batch:
+                    flush()
+            if chunk:
+                flush()
+            bar.close()
+        summary.kept = len(records)
+        meta = {"person": person, "crop_size": size, "padding": align.PADDING, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "sources": [str(s) for s in srcs], "faces": [asdict(r) for r in records]}
+        (tmp / META).write_text(json.dumps(meta))
+        _swap_in(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def _keep_faces(src, i, t, frame, faces, size, min_size, min_blur, yaw_range, refs, min_similarity, out,
+                records, summary) -> None:
+    """Filter the faces of one frame and write the survivors (at most one: the target person)."""
+    summary.faces_found += len(faces)
+    if not faces:
+        return
+    candidates = []
+    for f in faces:
+        if f.size < min_size:
+            summary.dropped["too small"] += 1
+            continue
+        crop, m = align.align_face(frame, f.landmarks, size)
+        candidates.append((f, crop, m))
+    if not candidates:
+        return
+    if refs is not None:
+        sims = [max(float(_signature(c) @ r) for r in refs) for _, c, _ in candidates]
+        best = int(np.argmax(sims))
+        if sims[best] < min_similarity:
+            summary.dropped["not the person"] += len(candidates)
+            return
+    else:
+        best = int(np.argmax([f.size for f, _, _ in candidates]))
+    if len(candidates) > 1:
+        summary.dropped["other person"] += len(candidates) - 1
+    f, crop, m = candidates[best]
+    blur = blur_score(crop)
+    if min_blur is not None and blur < min_blur:
+        summary.dropped["blurry"] += 1
+        return
+    pose = align.head_pose(f.landmarks, frame.shape)
+    if yaw_range is not None and not yaw_range[0] <= pose[0] <= yaw_range[1]:
+        summary.dropped["pose"] += 1
+        return
+    name = f"{len(records):06d}_{i}.png"
+    if not cv2.imwrite(str(out / name), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)):
+        raise FaceswapError(f"{out / name}: could not write the face image (disk full?)")
+    records.append(FaceRecord(
+        file=name, source=str(src), frame=int(i), time=None if t is None else round(float(t), 4),
+        box=[round(float(v), 2) for v in f.box], landmarks=np.round(f.landmarks, 2).tolist(),
+        matrix=np.round(m, 6).tolist(), pose=[round(float(v), 2) for v in pose], detector=f.detector,
+        score=round(float(f.score), 4), blur=round(blur, 2), size=round(f.size, 2)))
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Replace `final` by the finished `tmp` folder; the old set is removed only after the swap."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

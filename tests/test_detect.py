@@ -1,0 +1,110 @@
+from pathlib import Path
+
+import cv2
+import matplotlib.cbook
+import numpy as np
+import pytest
+import skimage.data
+
+from faceswap_core import FaceswapError, align, detect, synth
+
+
+def test_truth_detector_reads_the_sidecar(cast_clip):
+    det = detect.get_detector("truth", clip=cast_clip)
+    truth = synth.load_truth(cast_clip)
+    faces = det.detect(np.zeros((128, 128, 3), np.uint8), 5)
+    assert len(faces) == 1 and np.allclose(faces[0].landmarks, truth.landmarks[5, :, :2])
+    assert faces[0].visible.dtype == bool
+    with pytest.raises(FaceswapError, match="frame index"):
+        det.detect(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(FaceswapError, match="synthetic clip"):
+        detect.get_detector("truth")
+
+
+def test_cascade_finds_and_roughly_places_cast_faces():
+    det = detect.CascadeDetector()
+    errs = []
+    for name in synth.cast_names():
+        r = synth.render(synth.CAST[name], synth.Condition(yaw=5, light_azimuth=20), 256)
+        faces = det.detect(r.frame)
+        assert faces, name
+        f = max(faces, key=lambda f: f.size)
+        errs.append(detect.nme(f.landmarks, r.landmarks))
+    assert np.median(errs) < 0.15
+
+
+def test_cascade_calibration_constants_are_current():
+    """CASCADE_FIT was measured on the cast; re-measure a smaller sample and compare."""
+    fit = detect.calibrate_cascade(n=20, seed=1)
+    assert np.allclose(fit["frontal"], detect.CASCADE_FIT["frontal"], atol=0.05)
+
+
+def _grace_hopper():
+    path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+@pytest.mark.parametrize("photo", [skimage.data.astronaut, _grace_hopper], ids=["astronaut", "grace_hopper"])
+def test_cascade_aligns_real_photos(photo):
+    """On real faces the aligned crop has its eyes where the template puts them (checked by an
+    independent eye cascade run on the crop)."""
+    img = photo()
+    faces = detect.CascadeDetector().detect(img)
+    assert faces
+    f = max(faces, key=lambda f: f.size)
+    crop, _ = align.align_face(img, f.landmarks, 256)
+    tpl = (align.PADDING + align.template() * (1 - 2 * align.PADDING)) * 256
+    expected = np.stack([tpl[36:42].mean(0), tpl[42:48].mean(0)])
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    eyes = detect._cascades()["eye"].detectMultiScale(gray, 1.1, 3, minSize=(20, 20))
+    centres = np.array([[x + w / 2, y + h / 2] for x, y, w, h in eyes]).reshape(-1, 2)
+    assert len(centres) >= 2
+    for e in expected:
+        assert np.linalg.norm(centres - e, axis=1).min() < 0.08 * 256, (e, centres)
+
+
+@pytest.fixture()
+def placed_fan_weights(tmp_path, monkeypatch):
+    """Randomly initialised FAN and S3FD weights where face-alignment's loader looks (no network)."""
+    import torch
+    from face_alignment.detection.sfd.net_s3fd import s3fd
+    from face_alignment.models import FAN
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    ckpt = tmp_path / "hub" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(FAN(4).state_dict(), ckpt / detect.FAN_FILES[0])
+    torch.save(s3fd().state_dict(), ckpt / detect.FAN_FILES[1])
+    return ckpt
+
+
+def test_fan_loads_placed_weights_and_returns_68_points(placed_fan_weights):
+    assert detect.hub_checkpoints() == placed_fan_weights and detect.fan_weights_present()
+    det = detect.get_detector("auto")
+    assert isinstance(det, detect.FanDetector)
+    frame = synth.render(synth.CAST["kofi"], synth.Condition(), 128).frame
+    faces = det.landmarks_in(frame, [np.array([30, 25, 100, 110])])
+    assert len(faces) == 1 and faces[0].landmarks.shape == (68, 2) and faces[0].detector == "fan"
+    boxes = det.boxes([frame, frame])  # the real S3FD path, batched (random weights: any count)
+    assert len(boxes) == 2 and all(b.shape[1] == 5 and len(b) <= det.max_faces for b in boxes)
+
+
+def test_fan_without_weights_offline_says_so_and_auto_falls_back(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    # no weights and no route to the weight server: the loader's own download must fail fast
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    with pytest.raises(FaceswapError, match="weights are not in") as e:
+        detect.get_detector("fan")
+    assert "\n" not in str(e.value)
+    det = detect.get_detector("auto")
+    assert isinstance(det, detect.CascadeDetector)
+    assert "using the cascade detector" in capsys.readouterr().err
+    assert not any(Path(tmp_path).rglob("*.pth"))
+
+
+def test_nme_is_zero_for_the_truth_and_grows_with_error():
+    r = synth.render(synth.CAST["ines"], synth.Condition(), 128)
+    assert detect.nme(r.landmarks, r.landmarks) == 0
+    assert detect.nme(r.landmarks[:, :2] + [3, 0], r.landmarks) > detect.nme(r.landmarks[:, :2] + [1, 0], r.landmarks)
