@@ -113,7 +113,8 @@ def euler_from_rotation(rot: np.ndarray) -> tuple[float, float, float]:
     return float(yaw), float(pitch), float(roll)
 
 
-def head_pose(landmarks: np.ndarray, frame_shape: tuple[int, ...], focal: float | None = None) -> tuple[float, float, float]:
+def head_pose(landmarks: np.ndarray, frame_shape: tuple[int, ...],
+              focal: float | None = None) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees from 2D landmarks, by solvePnP against the generic 3D face."""
     h, w = frame_shape[:2]
     f = focal or 4.0 * max(h, w)  # a long lens: close to the near-orthographic look of most face video

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detector", default="auto", choices=["auto", "fan", "cascade", "truth"])
     p.add_argument("--size", type=int, default=256, help="aligned crop size in pixels")
     p.add_argument("--every", type=int, default=1, help="use every Nth frame")
-    p.add_argument("--min-size", type=float, default=32, help="drop faces smaller than this (pixels)")
+    p.add_argument("--min-size", type=float, default=20, help="drop faces smaller than this (pixels)")
     p.add_argument("--min-blur", type=float, help="drop crops whose sharpness score is below this")
     p.add_argument("--yaw-range", type=float, nargs=2, metavar=("MIN", "MAX"), help="keep only these yaws")
     p.add_argument("--overwrite", action="store_true", help="replace an existing face set (only on success)")

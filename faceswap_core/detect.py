@@ -126,8 +126,9 @@ class CascadeDetector(Detector):
 
     name = "cascade"
 
-    def __init__(self, min_size: int = 24, use_eyes: bool = True, profiles: bool = True):
+    def __init__(self, min_size: int = 24, use_eyes: bool = True, profiles: bool = True, max_side: int = 640):
         self.min_size, self.use_eyes, self.profiles = min_size, use_eyes, profiles
+        self.max_side = max_side  # frames are searched at most this large (faces in video are big)
 
     def boxes(self, gray: np.ndarray) -> list[tuple[str, np.ndarray, float]]:
         """Raw cascade boxes as (kind, (x0, y0, x1, y1), score), frontal first, overlaps removed."""
@@ -176,10 +177,13 @@ class CascadeDetector(Detector):
 
     def detect(self, frame: np.ndarray, index: int | None = None) -> list[Face]:
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        s = min(1.0, self.max_side / max(gray.shape))
+        if s < 1.0:
+            gray = cv2.resize(gray, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
         faces = []
         for kind, box, score in self.boxes(gray):
             yaw = {"frontal": 0.0, "profile_l": -PROFILE_YAW, "profile_r": PROFILE_YAW}[kind]
-            faces.append(Face(box, self._place(kind, box, gray, yaw), score, self.name))
+            faces.append(Face(box / s, self._place(kind, box, gray, yaw) / s, score, self.name))
         return faces
 
     def _place(self, kind: str, box: np.ndarray, gray: np.ndarray, yaw: float) -> np.ndarray:
@@ -331,3 +335,22 @@ def nme(predicted: np.ndarray, truth: np.ndarray, visible: np.ndarray | None = N
     if visible is not None:
         d = d[np.asarray(visible, bool)]
     return float(d.mean() / np.linalg.norm(truth[36] - truth[45]))
+
+
+def landmark_errors(detector: Detector, clip: str | Path, max_frames: int | None = None) -> np.ndarray:
+    """Per frame of a cast clip: (true yaw, found 0/1, NME of the best-matching face over visible points)."""
+    from . import media
+
+    truth = synth.load_truth(clip)
+    frames, _ = media.read_frames(clip, max_frames=max_frames)
+    rows = []
+    for i, faces in enumerate(detector.detect_batch(list(frames), list(range(len(frames))))):
+        marks = truth.landmarks[i]
+        yaw = truth.conditions[i].yaw
+        if not faces:
+            rows.append((yaw, 0.0, np.nan))
+            continue
+        centre = marks[:, :2].mean(0)
+        f = min(faces, key=lambda f: np.linalg.norm(f.landmarks.mean(0) - centre))
+        rows.append((yaw, 1.0, nme(f.landmarks, marks, marks[:, 2] > 0.5)))
+    return np.array(rows, np.float64).reshape(-1, 3)

@@ -176,6 +176,18 @@ def _frames_of(source: Path, every: int, summary: ExtractSummary) -> Iterator[tu
             yield i, t, frame
 
 
+def _chunks(items: Iterator, n: int) -> Iterator[list]:
+    """Group an iterator into lists of n (the last may be shorter)."""
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def _signature(crop: np.ndarray) -> np.ndarray:
     """A crude appearance vector of an aligned face: its normalised 32x32 grey core."""
     n = crop.shape[0]
@@ -186,7 +198,7 @@ def _signature(crop: np.ndarray) -> np.ndarray:
 
 
 def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: str | Path = "data", *,
-            detector: str | detect.Detector = "auto", size: int = 256, every: int = 1, min_size: float = 32,
+            detector: str | detect.Detector = "auto", size: int = 256, every: int = 1, min_size: float = 20,
             min_blur: float | None = None, yaw_range: tuple[float, float] | None = None,
             references: Sequence[np.ndarray] | None = None, min_similarity: float = 0.3,
             overwrite: bool = False, progress: bool = True, batch: int = 8) -> ExtractSummary:
@@ -217,33 +229,26 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
     refs = [_signature(r) for r in references] if references is not None else None
     records: list[FaceRecord] = []
     try:
+        shared = detector if isinstance(detector, detect.Detector) or detector == "truth" else \
+            detect.get_detector(detector)
         for src in srcs:
-            det = detector if isinstance(detector, detect.Detector) else detect.get_detector(
-                detector, clip=src if src.is_file() else None)
+            # the truth is per clip; every other detector is built once
+            det = detect.get_detector("truth", clip=src) if shared == "truth" else shared
             summary.detector = det.name
             total = None if src.is_dir() else -(-media.probe(src).frames // every)
             bar = tqdm(total=total, desc=f"extract {src.name}", unit="frame", disable=not progress, leave=False)
-            chunk: list[tuple[int, float | None, np.ndarray]] = []
-
-            def flush() -> None:
+            for chunk in _chunks(_frames_of(src, every, summary), batch):
+                summary.frames += len(chunk)
                 found = det.detect_batch([f for _, _, f in chunk], [i for i, _, _ in chunk])
                 for (i, t, frame), faces in zip(chunk, found):
                     _keep_faces(src, i, t, frame, faces, size, min_size, min_blur, yaw_range, refs,
                                 min_similarity, tmp, records, summary)
                 bar.update(len(chunk))
-                chunk.clear()
-
-            for item in _frames_of(src, every, summary):
-                summary.frames += 1
-                chunk.append(item)
-                if len(chunk) >= batch:
-                    flush()
-            if chunk:
-                flush()
             bar.close()
         summary.kept = len(records)
-        meta = {"person": person, "crop_size": size, "padding": align.PADDING, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "sources": [str(s) for s in srcs], "faces": [asdict(r) for r in records]}
+        meta = {"person": person, "crop_size": size, "padding": align.PADDING,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "sources": [str(s) for s in srcs],
+                "faces": [asdict(r) for r in records]}
         (tmp / META).write_text(json.dumps(meta))
         _swap_in(tmp, final)
     except BaseException:

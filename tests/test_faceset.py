@@ -1,0 +1,137 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from faceswap_core import FaceswapError, align, faceset, synth
+
+
+@pytest.fixture(scope="module")
+def truth_set(cast_clip, tmp_path_factory):
+    ws = tmp_path_factory.mktemp("ws")
+    summary = faceset.extract(cast_clip, "ines", ws, detector="truth", size=128, progress=False)
+    return ws, summary
+
+
+def test_extract_with_truth_writes_pngs_and_metadata(truth_set, cast_clip):
+    ws, summary = truth_set
+    assert (summary.frames, summary.faces_found, summary.kept) == (40, 40, 40)
+    fs = faceset.FaceSet(ws / "faces/ines")
+    assert len(fs) == 40 and fs.crop_size == 128
+    rec = fs.records[7]
+    assert rec.source == str(cast_clip) and rec.frame == 7 and rec.detector == "truth"
+    assert rec.time == pytest.approx(7 / 25, abs=1e-3)
+    truth = synth.load_truth(cast_clip)
+    # the recorded pose is estimated from the landmarks and agrees with the rendered one
+    assert abs(rec.pose[0] - truth.conditions[7].yaw) < 8
+    img = fs.image(7)
+    assert img.shape == (128, 128, 3)
+    # the crop really is the aligned frame: warp the clip frame with the stored matrix
+    from faceswap_core import media
+    frames, _ = media.read_frames(cast_clip)
+    expect = align.crop(frames[7], np.asarray(rec.matrix), 128)
+    assert np.abs(img.astype(float) - expect).mean() < 1.0
+    assert "40 kept" in str(summary)
+
+
+def test_deleting_a_png_removes_that_face(truth_set, tmp_path):
+    ws, _ = truth_set
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(ws / "faces/ines", copy)
+    fs = faceset.FaceSet(copy)
+    gone = fs.records[3].file
+    (copy / gone).unlink()
+    fs2 = faceset.FaceSet(copy)
+    assert len(fs2) == len(fs) - 1 and gone not in [r.file for r in fs2.records] and fs2.deleted == 1
+    assert fs2.records[3].file == fs.records[4].file
+
+
+def test_dataset_gives_float_tensors_with_masks(truth_set):
+    ws, _ = truth_set
+    ds = faceset.FaceSet(ws / "faces/ines").dataset(size=64)
+    img, mask = ds[0]
+    assert img.shape == (3, 64, 64) and mask.shape == (1, 64, 64)
+    assert img.dtype == torch.float32 and 0 <= img.min() and img.max() <= 1
+    assert 0.3 < mask.mean() < 1.0 and len(ds) == 40
+
+
+def test_missing_or_damaged_metadata_is_reported(truth_set, tmp_path):
+    with pytest.raises(FaceswapError, match="no face set"):
+        faceset.FaceSet(tmp_path / "nothing")
+    (tmp_path / "half").mkdir()
+    with pytest.raises(FaceswapError, match="faces.json: missing"):
+        faceset.FaceSet(tmp_path / "half")
+    (tmp_path / "half" / "faces.json").write_text('{"crop_size": 1')
+    with pytest.raises(FaceswapError, match="damaged metadata"):
+        faceset.FaceSet(tmp_path / "half")
+
+
+def test_existing_set_is_refused_and_replaced_only_on_success(truth_set, cast_clip, tmp_path):
+    ws = tmp_path
+    faceset.extract(cast_clip, "p", ws, detector="truth", size=64, progress=False)
+    meta = (ws / "faces/p/faces.json").read_text()
+    with pytest.raises(FaceswapError, match="exists"):
+        faceset.extract(cast_clip, "p", ws, detector="truth", size=64, progress=False)
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"nope" * 100)
+    with pytest.raises(FaceswapError, match="broken.mp4"):
+        faceset.extract([cast_clip, bad], "p", ws, detector="truth", size=64, overwrite=True, progress=False)
+    assert (ws / "faces/p/faces.json").read_text() == meta  # the old set is intact
+    assert sorted(p.name for p in (ws / "faces").iterdir()) == ["p"]  # no temp folders left behind
+    s = faceset.extract(cast_clip, "p", ws, detector="truth", size=64, overwrite=True, progress=False,
+                        yaw_range=(-30, 30))
+    assert s.kept < 40 and s.dropped["pose"] == 40 - s.kept
+    assert len(faceset.FaceSet(ws / "faces/p")) == s.kept
+
+
+def test_filters_and_folders(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i, yaw in enumerate([0, 10, -10]):
+        r = synth.render(synth.CAST["kofi"], synth.Condition(yaw=yaw), 256)
+        cv2.imwrite(str(folder / f"{i}.png"), cv2.cvtColor(r.frame, cv2.COLOR_RGB2BGR))
+    (folder / "3.jpg").write_bytes(b"not an image")
+    cv2.imwrite(str(folder / "4.png"), np.full((200, 200, 3), 128, np.uint8))  # no face
+    s = faceset.extract(folder, "k", tmp_path, detector="cascade", progress=False)
+    assert s.frames == 4 and s.unreadable == 1 and s.kept == 3
+    assert "1 unreadable" in str(s)
+    s = faceset.extract(folder, "k", tmp_path, detector="cascade", progress=False, overwrite=True, min_size=400)
+    assert s.kept == 0 and s.dropped["too small"] >= 3
+    assert len(faceset.FaceSet(tmp_path / "faces/k")) == 0
+
+
+def test_reference_faces_pick_the_target_person(tmp_path):
+    """Two people in one frame: the reference decides whom we keep."""
+    a = synth.render(synth.CAST["tomas"], synth.Condition(), 256).frame
+    b = synth.render(synth.CAST["kofi"], synth.Condition(), 256).frame
+    both = np.concatenate([a, b], axis=1)
+    folder = tmp_path / "two"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "0.png"), cv2.cvtColor(both, cv2.COLOR_RGB2BGR))
+    ref = synth.render(synth.CAST["kofi"], synth.Condition(yaw=8, mouth_open=0.3), 256)
+    ref_crop, _ = align.align_face(ref.frame, ref.landmarks, 256)
+    s = faceset.extract(folder, "kofi", tmp_path, detector="cascade", references=[ref_crop], progress=False)
+    assert s.kept == 1 and s.dropped["other person"] == 1
+    rec = faceset.FaceSet(tmp_path / "faces/kofi").records[0]
+    assert rec.box[0] > 256  # the right half of the frame: kofi
+    meta = json.loads((tmp_path / "faces/kofi/faces.json").read_text())
+    assert meta["person"] == "kofi"
+
+
+def test_cli_extract_summary_and_empty_warning(cast_clip, tmp_path):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "faceswap_core.cli", "extract", str(cast_clip), "--person", "i",
+                          "--detector", "truth", "--size", "64", "--every", "4", "--workspace", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "10 frames read" in out.stdout and "10 kept" in out.stdout
+    blank = tmp_path / "blank.mp4"
+    from faceswap_core import media
+    media.write_video(blank, [np.full((64, 64, 3), 90, np.uint8)] * 5, fps=5)
+    out = subprocess.run([sys.executable, "-m", "faceswap_core.cli", "extract", str(blank), "--person", "b",
+                          "--detector", "cascade", "--workspace", str(tmp_path)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0 and "0 kept" in out.stdout and "no faces kept" in out.stderr
