@@ -49,6 +49,38 @@ def _extract(args: argparse.Namespace) -> None:
         print(f"warning: no faces kept from {', '.join(args.sources)}; the face set is empty", file=sys.stderr)
 
 
+def _train(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from . import train
+    from .model import FaceSwapModel
+
+    distributed = train.init_distributed()
+    out = Path(args.workspace) / "models" / (args.model or f"{'-'.join(args.persons)}-{args.config}")
+    faces = train.load_faces(args.workspace, args.persons)
+    cfg = dict(batch_size=args.batch_size, lr=args.lr, seed=args.seed, masked=args.masked,
+               ssim_weight=args.ssim, preview_every=args.preview_every, checkpoint_every=args.checkpoint_every)
+    if args.resume:
+        trainer = train.Trainer.resume(out, faces, **cfg)
+        if trainer.model.config.name != args.config:
+            raise FaceswapError(f"{out}: holds a {trainer.model.config.name!r} model, not {args.config!r}")
+    else:
+        if train.checkpoints(out):
+            raise FaceswapError(f"{out}: already has checkpoints; pass --resume to continue, or --model NEW")
+        model = FaceSwapModel.create(args.config, args.persons, seed=args.seed)
+        trainer = train.Trainer(model, faces, out, train.TrainConfig(**cfg))
+    try:
+        trainer.train(args.steps)
+    finally:
+        if distributed:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    last = trainer.history[-1] if trainer.history else {}
+    print(f"{out}: step {trainer.step}, loss " + ", ".join(f"{p} {last.get(p, float('nan')):.4f}"
+                                                          for p in args.persons))
+
+
 def _tour(args: argparse.Namespace) -> None:
     from . import tour
 
@@ -89,6 +121,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-blur", type=float, help="drop crops whose sharpness score is below this")
     p.add_argument("--yaw-range", type=float, nargs=2, metavar=("MIN", "MAX"), help="keep only these yaws")
     p.add_argument("--overwrite", action="store_true", help="replace an existing face set (only on success)")
+    p = command("train", _train, "train the shared encoder and one decoder per person")
+    p.add_argument("--persons", nargs=2, required=True, metavar=("A", "B"), help="face sets in workspace/faces")
+    p.add_argument("--config", default="lite", choices=["lite", "original"])
+    p.add_argument("--steps", type=int, required=True, help="train until this step")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    p.add_argument("--model", help="model folder name under workspace/models (default A-B-config)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--masked", action="store_true", help="L1 only inside the face mask")
+    p.add_argument("--ssim", type=float, default=0.0, help="weight of an extra (1 - SSIM) term")
+    p.add_argument("--preview-every", type=int, default=100)
+    p.add_argument("--checkpoint-every", type=int, default=500)
     p = command("tour", _tour, "run every notebook in order and write an HTML report")
     p.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
     p.add_argument("--notebooks", help="folder of chapter notebooks (default: the project's notebooks/)")
@@ -100,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     except FaceswapError as e:
         print(f"faceswap-core: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # train saves its checkpoint before this arrives here
         print("faceswap-core: interrupted", file=sys.stderr)
         return 130
     return 0

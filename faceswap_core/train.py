@@ -297,6 +297,8 @@ def latest_checkpoint(out_dir: str | Path) -> Path:
 def load_model(checkpoint: str | Path, with_state: bool = False, expect_config: str | None = None):
     """A trained `FaceSwapModel` from a checkpoint folder (or a model folder: its latest checkpoint)."""
     ck = Path(checkpoint)
+    if not ck.exists():
+        raise FaceswapError(f"{ck}: no checkpoint here; train a model first (chapter 04 or faceswap-core train)")
     if (ck / "checkpoints").exists():
         ck = latest_checkpoint(ck)
     try:
@@ -316,3 +318,27 @@ def load_model(checkpoint: str | Path, with_state: bool = False, expect_config: 
         raise FaceswapError(f"{ck}/model.safetensors: does not fit config {config.name} "
                             f"({str(e).splitlines()[0][:80]})") from None
     return (model, state) if with_state else model
+
+
+def init_distributed() -> bool:
+    """Join the process group when started by torchrun (gloo on CPU, nccl on CUDA); False otherwise."""
+    if "RANK" not in os.environ or _dist():
+        return _dist() is not None
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    torch.distributed.init_process_group(backend)
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    return True
+
+
+def load_faces(workspace: str | Path, persons: list[str], crop: int = 128) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The face sets of `persons` as training arrays: whole aligned crops resized to `crop` px, with masks."""
+    from .faceset import FaceSet, faces_dir
+
+    out = {}
+    for p in persons:
+        fs = FaceSet(faces_dir(workspace, p))
+        if len(fs) == 0:
+            raise FaceswapError(f"{fs.path}: the face set is empty; extract faces of {p} first")
+        out[p] = fs.arrays(size=crop, coverage=1.0)
+    return out

@@ -1,0 +1,159 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from faceswap_core import FaceswapError, augment, model, train
+
+
+def _faces(n=12, size=96, seed=0):
+    """A shared dark-to-bright pattern per person plus a little per-image variation: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    out = {}
+    for k, p in enumerate(("ana", "ben")):
+        base = np.stack([xx, yy, (xx + yy) / 2 if k else 1 - xx], -1) * 200 + 20
+        imgs = np.clip(base[None] + rng.normal(0, 8, (n, 1, 1, 3)), 0, 255).astype(np.uint8)
+        out[p] = (imgs, np.full((n, size, size), 255, np.uint8))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- augment
+
+def test_warp_at_strength_zero_is_the_target_and_seeded_warps_repeat():
+    imgs = torch.rand(3, 3, 128, 128)
+    w0, t0 = augment.random_warp(imgs, torch.Generator().manual_seed(1), strength=0)
+    assert torch.equal(w0, t0) and w0.shape == (3, 3, 64, 64)
+    a = augment.random_warp(imgs, torch.Generator().manual_seed(5))
+    b = augment.random_warp(imgs, torch.Generator().manual_seed(5))
+    c = augment.random_warp(imgs, torch.Generator().manual_seed(6))
+    assert torch.equal(a[0], b[0]) and not torch.equal(a[0], c[0])
+    assert (a[0] - a[1]).abs().mean() > 0.01  # a real warp moves pixels
+
+
+def test_target_is_the_centre_of_the_crop():
+    img = torch.zeros(1, 3, 128, 128)
+    img[:, :, 24:104, 24:104] = 1.0  # the central 0.625 of the crop
+    _, target = augment.random_warp(img, torch.Generator().manual_seed(0), strength=0)
+    assert target[:, :, 2:-2, 2:-2].min() > 0.9
+
+
+def test_random_transform_keeps_shape_and_identity_range_is_identity():
+    imgs = torch.rand(4, 3, 32, 32)
+    none = augment.TransformRange(0, 0, 0, 0)
+    out = augment.random_transform(imgs, torch.Generator().manual_seed(0), none)
+    assert torch.allclose(out, imgs, atol=1e-5)
+    moved = augment.random_transform(imgs, torch.Generator().manual_seed(0))
+    assert moved.shape == imgs.shape and not torch.allclose(moved, imgs)
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+@pytest.mark.parametrize("name,enc_params", [("original", 69_662_976), ("lite", 6_457_152)])
+def test_model_shapes_for_both_configs(name, enc_params):
+    m = model.FaceSwapModel.create(name, ["ana", "ben"])
+    x = torch.rand(2, 3, 64, 64)
+    assert m.encoder.code(x).shape == (2, m.config.dense)
+    assert m(x, "ben").shape == (2, 3, 64, 64)
+    assert model.parameter_count(m.encoder) == enc_params  # original: the classic ~70 M encoder
+    with torch.no_grad():
+        y = m(x, "ana")
+    assert 0 <= float(y.min()) and float(y.max()) <= 1
+    with pytest.raises(FaceswapError, match="no decoder for 'cy'"):
+        m(x, "cy")
+
+
+def test_layer_table_lists_the_bottleneck():
+    rows = model.layer_table(model.FaceSwapModel.create("lite", ["a", "b"]))
+    names = [r[0] for r in rows]
+    assert "encoder.to_code" in names and rows[names.index("encoder.to_code")][1] == "512"
+
+
+# ---------------------------------------------------------------------------------------------- train
+
+def test_loss_goes_down_and_checkpoint_round_trips(tmp_path):
+    faces = _faces()
+    m = model.FaceSwapModel.create("lite", ["ana", "ben"])
+    t = train.Trainer(m, faces, tmp_path / "m", train.TrainConfig(batch_size=8, lr=3e-4, warp=0), "cpu")
+    t.train(100, progress=False)
+    for p in ("ana", "ben"):
+        early = np.mean([h[p] for h in t.history[:10]])
+        late = np.mean([h[p] for h in t.history[-10:]])
+        assert late < 0.85 * early, (p, early, late)
+    loaded = train.load_model(tmp_path / "m")
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k])
+
+
+def test_resume_is_exact(tmp_path):
+    faces = _faces()
+    cfg = train.TrainConfig(batch_size=4, lr=1e-3, seed=3, masked=True, ssim_weight=0.2)
+    straight = train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"], seed=3), faces, tmp_path / "a",
+                             cfg, "cpu")
+    straight.train(6, progress=False)
+    first = train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"], seed=3), faces, tmp_path / "b", cfg,
+                          "cpu")
+    first.train(3, progress=False)  # "killed" after step 3: only its checkpoint survives
+    del first
+    resumed = train.Trainer.resume(tmp_path / "b", faces, device="cpu")
+    assert resumed.step == 3
+    resumed.train(6, progress=False)
+    for k, v in straight.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
+    assert [h["ana"] for h in straight.history] == [h["ana"] for h in resumed.history]
+
+
+def test_ddp_replicas_stay_identical(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a free port on the loopback for the rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    worker = Path(__file__).with_name("ddp_worker.py")
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_addr", "127.0.0.1", "--master_port", str(port), str(worker), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    r0, r1 = (load_file(str(tmp_path / f"rank{r}.safetensors")) for r in (0, 1))
+    start = model.FaceSwapModel.create("lite", ["a", "b"], seed=0).state_dict()
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), k
+    assert any(not torch.equal(r0[k], start[k]) for k in r0)  # they trained, together
+
+
+def test_bad_inputs_are_clear_errors(tmp_path):
+    faces = _faces(n=3)
+    m = model.FaceSwapModel.create("lite", ["ana", "ben"])
+    with pytest.raises(FaceswapError, match="fewer than the batch size"):
+        train.Trainer(m, faces, tmp_path, train.TrainConfig(batch_size=8), "cpu")
+    mixed = {"ana": _faces(size=96)["ana"], "ben": _faces(size=64)["ben"]}
+    with pytest.raises(FaceswapError, match="different crop sizes"):
+        train.Trainer(m, mixed, tmp_path, train.TrainConfig(batch_size=2), "cpu")
+    with pytest.raises(FaceswapError, match="no checkpoint"):
+        train.load_model(tmp_path / "nothing")
+
+
+def test_corrupt_checkpoint_is_reported_and_the_previous_still_loads(tmp_path):
+    faces = _faces()
+    t = train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"]), faces, tmp_path / "m",
+                      train.TrainConfig(batch_size=4), "cpu")
+    t.train(1, progress=False)
+    t.train(2, progress=False)
+    older, newer = train.checkpoints(tmp_path / "m")
+    data = (newer / "model.safetensors").read_bytes()
+    (newer / "model.safetensors").write_bytes(data[: len(data) // 3])  # truncated
+    with pytest.raises(FaceswapError, match="damaged checkpoint file") as e:
+        train.load_model(tmp_path / "m")
+    assert "\n" not in str(e.value)
+    assert train.load_model(older).persons == ["ana", "ben"]
+    with pytest.raises(FaceswapError, match="not 'original'"):
+        train.load_model(older, expect_config="original")
+    (newer / "state.json").write_text("{")
+    with pytest.raises(FaceswapError, match="state.json: damaged"):
+        train.load_model(newer)
