@@ -88,3 +88,50 @@ def plot_audio_and_mouth(samples: np.ndarray, rate: int, mouth: np.ndarray, fps:
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def show_warp(face: np.ndarray, grid: np.ndarray, jittered: np.ndarray, warped: np.ndarray, target: np.ndarray,
+              title: str = ""):
+    """The crop with the control grid (white) and its jittered points (red), the warped input, the target."""
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
+    axes[0].imshow(face)
+    for pts, color in ((grid, "white"), (jittered, "red")):
+        for row in pts:
+            axes[0].plot(row[:, 0], row[:, 1], color=color, lw=0.8)
+        for col in pts.transpose(1, 0, 2):
+            axes[0].plot(col[:, 0], col[:, 1], color=color, lw=0.8)
+    axes[0].set_title("crop, control grid and its jitter", fontsize=9)
+    axes[1].imshow(warped)
+    axes[1].set_title("warped input (what the encoder sees)", fontsize=9)
+    axes[2].imshow(target)
+    axes[2].set_title("target (what the decoder must draw)", fontsize=9)
+    for ax in axes:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: list[dict], persons: list[str], quality: list[dict] | None = None):
+    """Training loss per person (smoothed) and, if given, swap SSIM against the truth over steps."""
+    fig, axes = plt.subplots(1, 2 if quality else 1, figsize=(11 if quality else 6, 3.2), squeeze=False)
+    steps = np.array([h["step"] for h in history])
+    for p in persons:
+        v = np.array([h[p] for h in history])
+        k = max(1, len(v) // 50)
+        smooth = np.convolve(v, np.ones(k) / k, mode="valid")
+        axes[0, 0].plot(steps[k - 1:], smooth, label=p)
+    axes[0, 0].set_xlabel("step")
+    axes[0, 0].set_ylabel("L1 loss")
+    axes[0, 0].set_yscale("log")
+    axes[0, 0].legend(fontsize=8)
+    if quality:
+        q = np.array([[r["step"], r["ssim"], r["baseline"]] for r in quality])
+        axes[0, 1].plot(q[:, 0], q[:, 1], "o-", label="swap vs truth")
+        axes[0, 1].plot(q[:, 0], q[:, 2], "--", color="0.5", label="unswapped source vs truth")
+        axes[0, 1].set_xlabel("step")
+        axes[0, 1].set_ylabel("masked SSIM")
+        axes[0, 1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -27,9 +27,8 @@ def test_notebook_is_stored_clean_with_a_parameters_cell(nb):
 def test_ci_profile_reaches_every_size_knob_it_names():
     """A misspelt Papermill parameter is only a warning: check each CI knob exists in some notebook."""
     known = set().union(*(tour.notebook_parameters(nb) for nb in CHAPTERS))
-    missing = set(tour.PROFILES["ci"]) - known
-    # knobs of chapters not written yet are allowed only while no notebook could use them
-    assert missing <= {"STEPS", "BATCH_SIZE"}, missing
+    for profile, knobs in tour.PROFILES.items():
+        assert set(knobs) <= known, (profile, set(knobs) - known)
     for nb in CHAPTERS:
         passed = tour.parameters_for(nb, "ci", "/tmp/ws")
         assert set(passed) <= set(tour.notebook_parameters(nb))
@@ -66,3 +65,31 @@ def test_01_collects_two_cast_clips_with_audio(ci_run):
     assert r["frames"] == {"ines": 24, "tomas": 24}  # the CI profile's FRAMES reached the notebook
     assert all(abs(v) <= 1 / 25 for v in r["audio_minus_video_seconds"].values())
     assert (ws / "clips/ines/manifest.json").exists()
+
+
+@pytest.mark.notebook
+def test_02_builds_face_sets_and_scores_the_cascade(ci_run):
+    ws, run = ci_run
+    r = read_results(run / "02_extract_faces.ipynb")
+    assert r["faces"] == {"ines": 24, "tomas": 24}
+    assert "cascade" in r["detectors"]
+    scored = [v for k, v in r["nme"].items() if k.startswith("cascade") and v["nme"] is not None]
+    assert scored and all(0 < v["nme"] < 1 for v in scored)
+
+
+@pytest.mark.notebook
+def test_03_warp_grows_with_strength(ci_run):
+    ws, run = ci_run
+    d = read_results(run / "03_warping.ipynb")["input_target_l1"]
+    vals = [d[k] for k in ("strength 0", "strength 1", "strength 2", "strength 4")]
+    assert vals[0] == 0 and vals == sorted(vals) and vals[1] > 0
+
+
+@pytest.mark.notebook
+def test_04_trains_and_scores_the_swap_against_the_truth(ci_run):
+    ws, run = ci_run
+    r = read_results(run / "04_train_autoencoder.ipynb")
+    assert r["steps"] == 30 and r["config"] == "lite"  # the CI profile's STEPS reached the notebook
+    assert all(r["loss"][p] < r["first_loss"][p] for p in ("ines", "tomas"))
+    assert 0 < r["swap_ssim"] < 1 and 0 < r["baseline_ssim"] < 1
+    assert (ws / "models/ines-tomas-lite/latest").exists()

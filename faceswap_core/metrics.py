@@ -1,0 +1,83 @@
+"""Swap error against the ground truth: masked SSIM, PSNR and L1 between a swapped face and the target
+person rendered in the source frame's exact conditions. Taught in chapter 04 (and 07).
+
+`SwapProbe` holds, for some frames of a cast clip of person A: A's aligned face (what the model sees),
+the truth (person B rendered in those conditions, cut with the *same* transform) and B's face mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from . import align, media, synth
+from .train import ssim
+
+
+def masked_psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
+    """PSNR in dB over the mask (images in [0, 1])."""
+    m = mask.expand_as(a)
+    mse = float(((a - b) ** 2 * m).sum() / m.sum().clamp_min(1e-6))
+    return float(10 * np.log10(1.0 / max(mse, 1e-10)))
+
+
+def masked_l1(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
+    m = mask.expand_as(a)
+    return float(((a - b).abs() * m).sum() / m.sum().clamp_min(1e-6))
+
+
+def scores(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
+    """Masked SSIM, PSNR and L1 of a batch against the truth."""
+    return {"ssim": float(ssim(pred, truth, mask)), "psnr": masked_psnr(pred, truth, mask),
+            "l1": masked_l1(pred, truth, mask)}
+
+
+@dataclass
+class SwapProbe:
+    """Fixed frames of a cast clip, ready to score a swap into another cast member against the truth."""
+
+    source: torch.Tensor  # (N, 3, S, S) A's aligned faces
+    truth: torch.Tensor  # (N, 3, S, S) B rendered in the same conditions, same transform
+    mask: torch.Tensor  # (N, 1, S, S) B's face mask, eroded
+    yaw: np.ndarray  # (N,) the source frames' yaw
+    frames: np.ndarray  # (N,) frame indices
+
+    @classmethod
+    def from_clip(cls, clip: str | Path, target: synth.Identity | str, n: int = 16, size: int = 64,
+                  coverage: float = 1 - 2 * align.PADDING, frames: np.ndarray | None = None) -> "SwapProbe":
+        """Probe `n` evenly spread frames (or the given ones) of a cast clip for a swap into `target`."""
+        target = synth.get_identity(target) if isinstance(target, str) else target
+        truth = synth.load_truth(clip)
+        video, _ = media.read_frames(clip)
+        idx = np.linspace(0, len(video) - 1, n).astype(int) if frames is None else np.asarray(frames)
+        crop = int(round(size / coverage))
+        lo = (crop - size) // 2
+        src, tru, msk = [], [], []
+        for i in idx:
+            m = align.alignment_matrix(truth.landmarks[i], crop)
+            r = synth.swap_truth(target, truth, int(i))
+            src.append(align.crop(video[i], m, crop)[lo:lo + size, lo:lo + size])
+            tru.append(align.crop(r.frame, m, crop)[lo:lo + size, lo:lo + size])
+            mk = align.crop(r.mask.astype(np.uint8) * 255, m, crop)[lo:lo + size, lo:lo + size]
+            msk.append(cv2.erode(mk, np.ones((3, 3), np.uint8)))
+        to_t = lambda a: torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).float() / 255  # noqa: E731
+        return cls(to_t(src), to_t(tru), torch.from_numpy(np.stack(msk))[:, None].float() / 255,
+                   np.array([truth.conditions[i].yaw for i in idx]), idx)
+
+    @torch.no_grad()
+    def swap(self, model, to: str) -> torch.Tensor:
+        model.eval()
+        device = next(model.parameters()).device
+        return model(self.source.to(device), to).float().cpu()
+
+    def score(self, model, to: str) -> dict[str, float]:
+        """Masked SSIM / PSNR / L1 of the model's swap against the truth."""
+        return scores(self.swap(model, to), self.truth, self.mask)
+
+    def baseline(self) -> dict[str, float]:
+        """The same scores for doing nothing (the unswapped source face): a swap must beat these."""
+        return scores(self.source, self.truth, self.mask)
