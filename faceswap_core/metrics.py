@@ -48,7 +48,7 @@ class SwapProbe:
 
     @classmethod
     def from_clip(cls, clip: str | Path, target: synth.Identity | str, n: int = 16, size: int = 64,
-                  coverage: float = 1 - 2 * align.PADDING, frames: np.ndarray | None = None) -> "SwapProbe":
+                  coverage: float = 1 - 2 * align.PADDING, frames: np.ndarray | None = None) -> SwapProbe:
         """Probe `n` evenly spread frames (or the given ones) of a cast clip for a swap into `target`."""
         target = synth.get_identity(target) if isinstance(target, str) else target
         truth = synth.load_truth(clip)

@@ -1,0 +1,48 @@
+import numpy as np
+import torch
+
+from faceswap_core import metrics, synth
+from faceswap_core.widgets import WarpExplorer
+
+
+def test_identical_images_score_perfect_and_noise_scores_worse():
+    a = torch.rand(2, 3, 32, 32)
+    m = torch.ones(2, 1, 32, 32)
+    s = metrics.scores(a, a, m)
+    assert abs(s["ssim"] - 1) < 1e-5 and s["l1"] == 0 and s["psnr"] >= 99
+    noisy = (a + 0.1 * torch.randn_like(a)).clamp(0, 1)
+    t = metrics.scores(noisy, a, m)
+    assert t["ssim"] < 0.99 and t["psnr"] < 30 and t["l1"] > 0
+
+
+def test_mask_limits_the_comparison():
+    a = torch.rand(1, 3, 32, 32)
+    b = a.clone()
+    b[..., :16] = 0  # differs only on the left half
+    right = torch.zeros(1, 1, 32, 32)
+    right[..., 16:] = 1
+    assert metrics.masked_l1(a, b, right) == 0
+    assert metrics.masked_l1(a, b, 1 - right) > 0.1
+
+
+def test_probe_truth_is_the_right_person(cast_clip):
+    """The truth of a swap into tomas looks like tomas; ines's own face is further from it."""
+    probe = metrics.SwapProbe.from_clip(cast_clip, "tomas", n=6)
+    assert probe.source.shape == probe.truth.shape == (6, 3, 64, 64) and probe.mask.mean() > 0.3
+    own = metrics.SwapProbe.from_clip(cast_clip, "ines", n=6)
+    # the "truth" of ines into ines is ines herself: near perfect (only codec noise)
+    assert metrics.scores(own.source, own.truth, own.mask)["psnr"] > 28
+    wrong = probe.baseline()
+    assert wrong["ssim"] < metrics.scores(own.source, own.truth, own.mask)["ssim"]
+    assert wrong["l1"] > 0.03
+
+
+def test_warp_explorer_update_changes_with_sliders():
+    face = synth.render(synth.CAST["mei"], synth.Condition(), 128).frame
+    ex = WarpExplorer(face)
+    w0, t0 = ex.update(strength=0.0, draw=False)
+    assert np.array_equal(w0, t0)
+    w1, t1 = ex.update(strength=2.0, seed=1, draw=False)
+    assert np.array_equal(t1, t0) and np.abs(w1.astype(int) - t1).mean() > 2
+    w2, _ = ex.update(strength=2.0, seed=1, rotation=20, draw=False)
+    assert not np.array_equal(w2, w1)
