@@ -17,7 +17,7 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # the knobs its parameters cell has). "full" runs each notebook with its own interactive defaults.
 PROFILES: dict[str, dict] = {
     "ci": {"FRAMES": 24, "IMAGE_SIZE": 128, "STEPS": 30, "BATCH_SIZE": 8},
-    "quick": {"FRAMES": 150, "IMAGE_SIZE": 256, "STEPS": 1500, "BATCH_SIZE": 32},
+    "quick": {"FRAMES": 150, "IMAGE_SIZE": 256, "STEPS": 600, "BATCH_SIZE": 32},
     "full": {},
 }
 
