@@ -157,3 +157,32 @@ def test_corrupt_checkpoint_is_reported_and_the_previous_still_loads(tmp_path):
     (newer / "state.json").write_text("{")
     with pytest.raises(FaceswapError, match="state.json: damaged"):
         train.load_model(newer)
+
+
+def test_cli_train_ctrl_c_saves_and_resume_continues(cast_clip, tmp_path):
+    import signal
+    import time
+
+    from faceswap_core import faceset
+
+    for p in ("ines", "copy"):
+        faceset.extract(cast_clip, p, tmp_path, detector="truth", size=64, progress=False)
+    cmd = [sys.executable, "-m", "faceswap_core.cli", "train", "--persons", "ines", "copy", "--steps", "100000",
+           "--batch-size", "4", "--preview-every", "1", "--workspace", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    previews = tmp_path / "models/ines-copy-lite/previews"
+    deadline = time.monotonic() + 120
+    while not (previews.exists() and any(previews.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "checkpoint saved" in out
+    step = train.load_model(tmp_path / "models/ines-copy-lite", with_state=True)[1]["step"]
+    assert step >= 1
+    again = subprocess.run(cmd[:8] + [str(step + 2)] + cmd[9:], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "--resume" in again.stderr  # an existing model is never restarted silently
+    resumed = subprocess.run(cmd[:8] + [str(step + 2)] + cmd[9:] + ["--resume"], capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"step {step + 2}" in resumed.stdout
