@@ -45,6 +45,7 @@ class SwapProbe:
     mask: torch.Tensor  # (N, 1, S, S) B's face mask, eroded
     yaw: np.ndarray  # (N,) the source frames' yaw
     frames: np.ndarray  # (N,) frame indices
+    own: torch.Tensor  # (N, 3, S, S) the truth aligned by B's own landmarks: what a perfect decoder B draws
 
     @classmethod
     def from_clip(cls, clip: str | Path, target: synth.Identity | str, n: int = 16, size: int = 64,
@@ -56,17 +57,18 @@ class SwapProbe:
         idx = np.linspace(0, len(video) - 1, n).astype(int) if frames is None else np.asarray(frames)
         crop = int(round(size / coverage))
         lo = (crop - size) // 2
-        src, tru, msk = [], [], []
+        src, tru, msk, own = [], [], [], []
         for i in idx:
             m = align.alignment_matrix(truth.landmarks[i], crop)
             r = synth.swap_truth(target, truth, int(i))
             src.append(align.crop(video[i], m, crop)[lo:lo + size, lo:lo + size])
             tru.append(align.crop(r.frame, m, crop)[lo:lo + size, lo:lo + size])
+            own.append(align.crop(r.frame, align.alignment_matrix(r.landmarks, crop), crop)[lo:lo + size, lo:lo + size])
             mk = align.crop(r.mask.astype(np.uint8) * 255, m, crop)[lo:lo + size, lo:lo + size]
             msk.append(cv2.erode(mk, np.ones((3, 3), np.uint8)))
         to_t = lambda a: torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).float() / 255  # noqa: E731
         return cls(to_t(src), to_t(tru), torch.from_numpy(np.stack(msk))[:, None].float() / 255,
-                   np.array([truth.conditions[i].yaw for i in idx]), idx)
+                   np.array([truth.conditions[i].yaw for i in idx]), idx, to_t(own))
 
     @torch.no_grad()
     def swap(self, model, to: str) -> torch.Tensor:
@@ -81,3 +83,8 @@ class SwapProbe:
     def baseline(self) -> dict[str, float]:
         """The same scores for doing nothing (the unswapped source face): a swap must beat these."""
         return scores(self.source, self.truth, self.mask)
+
+    def ceiling(self) -> dict[str, float]:
+        """The scores of a perfect decoder B: B's face aligned on B's own landmarks, pasted where A's face
+        was aligned. The gap to 1 is the face-shape mismatch that the classic method cannot remove."""
+        return scores(self.own, self.truth, self.mask)

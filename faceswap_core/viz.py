@@ -130,6 +130,8 @@ def plot_history(history: list[dict], persons: list[str], quality: list[dict] | 
         q = np.array([[r["step"], r["ssim"], r["baseline"]] for r in quality])
         axes[0, 1].plot(q[:, 0], q[:, 1], "o-", label="swap vs truth")
         axes[0, 1].axhline(q[-1, 2], ls="--", color="0.5", label="unswapped source vs truth")
+        if "ceiling" in quality[-1]:
+            axes[0, 1].axhline(quality[-1]["ceiling"], ls=":", color="tab:green", label="a perfect decoder")
         axes[0, 1].set_xlabel("step")
         axes[0, 1].set_ylabel("masked SSIM")
         axes[0, 1].legend(fontsize=8)

@@ -33,6 +33,7 @@ def test_probe_truth_is_the_right_person(cast_clip):
     # the "truth" of ines into ines is ines herself: near perfect (only codec noise)
     assert metrics.scores(own.source, own.truth, own.mask)["psnr"] > 28
     wrong = probe.baseline()
+    assert probe.ceiling()["ssim"] > wrong["ssim"]  # a perfect decoder beats doing nothing
     assert wrong["ssim"] < metrics.scores(own.source, own.truth, own.mask)["ssim"]
     assert wrong["l1"] > 0.03
 
