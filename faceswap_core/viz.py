@@ -117,7 +117,7 @@ def plot_history(history: list[dict], persons: list[str], quality: list[dict] | 
     """Training loss per person (smoothed) and, if given, swap SSIM against the truth over steps."""
     fig, axes = plt.subplots(1, 2 if quality else 1, figsize=(11 if quality else 6, 3.2), squeeze=False)
     steps = np.array([h["step"] for h in history])
-    for p in persons:
+    for p in persons if history else []:  # (nothing to draw before the first step)
         v = np.array([h[p] for h in history])
         k = max(1, len(v) // 50)
         smooth = np.convolve(v, np.ones(k) / k, mode="valid")
