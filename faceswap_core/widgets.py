@@ -44,7 +44,10 @@ class WarpExplorer:
         """The ipywidgets version (use in JupyterLab)."""
         from ipywidgets import FloatSlider, IntSlider, fixed, interact
 
-        return interact(self.update, strength=FloatSlider(value=1.0, min=0, max=4, step=0.25),
+        def show(**settings) -> None:  # returns nothing: interact would otherwise print the arrays
+            self.update(**settings)
+
+        return interact(show, strength=FloatSlider(value=1.0, min=0, max=4, step=0.25),
                         rotation=FloatSlider(value=0, min=-30, max=30, step=1),
                         zoom=FloatSlider(value=0, min=-0.3, max=0.3, step=0.01),
                         seed=IntSlider(value=0, min=0, max=20), draw=fixed(True))
