@@ -84,8 +84,10 @@ def export_html(notebook: str | Path) -> Path:
 
 
 def run_tour(profile: str = "quick", workspace: str | Path = "data", notebooks: str | Path = NOTEBOOKS,
-             out: str | Path | None = None, only: list[str] | None = None, progress: bool = True) -> Path:
-    """Run the chapters in order into `<workspace>/runs/<timestamp>/` and write an index.html there."""
+             out: str | Path | None = None, only: list[str] | None = None, progress: bool = True,
+             timeout: int = 1800) -> Path:
+    """Run the chapters in order into `<workspace>/runs/<timestamp>/` and write an index.html there
+    (`timeout`: seconds a single cell may run)."""
     from tqdm.auto import tqdm
 
     nbs = chapters(notebooks)
@@ -103,7 +105,7 @@ def run_tour(profile: str = "quick", workspace: str | Path = "data", notebooks: 
         t0 = time.perf_counter()
         target = run_dir / nb.name
         try:
-            run_notebook(nb, target, parameters_for(nb, profile, workspace))
+            run_notebook(nb, target, parameters_for(nb, profile, workspace), timeout=timeout)
             status = "ok"
         except FaceswapError as e:
             failure, status = e, "failed"

@@ -38,7 +38,7 @@ def test_ci_profile_reaches_every_size_knob_it_names():
 def ci_run(tmp_path_factory):
     """The whole tour at CI size in a temporary workspace (chapters depend on earlier ones)."""
     ws = tmp_path_factory.mktemp("workspace")
-    index = tour.run_tour("ci", ws, progress=False, out=ws / "run")
+    index = tour.run_tour("ci", ws, progress=False, out=ws / "run", timeout=300)  # a hung cell fails fast
     return ws, index.parent
 
 
