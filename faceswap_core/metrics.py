@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from . import align, media, synth
+from . import align, augment, media, synth
 from .train import ssim
 
 
@@ -66,9 +66,9 @@ class SwapProbe:
             own.append(align.crop(r.frame, align.alignment_matrix(r.landmarks, crop), crop)[lo:lo + size, lo:lo + size])
             mk = align.crop(r.mask.astype(np.uint8) * 255, m, crop)[lo:lo + size, lo:lo + size]
             msk.append(cv2.erode(mk, np.ones((3, 3), np.uint8)))
-        to_t = lambda a: torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).float() / 255  # noqa: E731
-        return cls(to_t(src), to_t(tru), torch.from_numpy(np.stack(msk))[:, None].float() / 255,
-                   np.array([truth.conditions[i].yaw for i in idx]), idx, to_t(own))
+        return cls(augment.to_tensor(np.stack(src)), augment.to_tensor(np.stack(tru)),
+                   torch.from_numpy(np.stack(msk))[:, None].float() / 255,
+                   np.array([truth.conditions[i].yaw for i in idx]), idx, augment.to_tensor(np.stack(own)))
 
     @torch.no_grad()
     def swap(self, model, to: str) -> torch.Tensor:

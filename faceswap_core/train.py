@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from . import augment
 from .device import pick_device
 from .errors import FaceswapError
+from .media import AtomicPath
 from .model import FaceSwapModel, ModelConfig
 
 
@@ -239,9 +240,9 @@ class Trainer:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    target = AtomicPath(path, overwrite=True)
+    target.tmp.write_text(text)
+    target.commit()
 
 
 def _optim_tensors(optims: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
