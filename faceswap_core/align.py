@@ -31,11 +31,13 @@ def mean_face_3d() -> np.ndarray:
     return np.mean(pts, axis=0)
 
 
-@lru_cache(maxsize=1)
-def template() -> np.ndarray:
-    """The mean face seen from the front, (68, 2) with y down, scaled so the 51 inner points span [0, 1]."""
-    p = mean_face_3d()[:, :2] * [1, -1]
-    lo, hi = p[INNER].min(0), p[INNER].max(0)
+@lru_cache(maxsize=8)
+def template(yaw: float = 0.0) -> np.ndarray:
+    """The mean face, (68, 2) with y down, in units where the frontal view's 51 inner points span [0, 1];
+    `yaw` turns the head first (degrees), for placing landmarks on profile detections."""
+    front = mean_face_3d()[:, :2] * [1, -1]
+    lo, hi = front[INNER].min(0), front[INNER].max(0)
+    p = (mean_face_3d() @ synth.rotation(yaw, 0, 0).T)[:, :2] * [1, -1] if yaw else front
     return ((p - lo) / (hi - lo)).astype(np.float64)
 
 

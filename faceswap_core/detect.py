@@ -90,15 +90,6 @@ CASCADE_FIT = {"frontal": (0.5142, 0.2399, 0.2895), "profile": (0.4871, 0.4662, 
 PROFILE_YAW = 65.0  # the head turn the profile template stands for
 
 
-@lru_cache(maxsize=4)
-def _template_at(yaw: float) -> np.ndarray:
-    """The mean face turned by `yaw` degrees, in template units (frontal inner box = [0, 1])."""
-    p3 = align.mean_face_3d() @ synth.rotation(yaw, 0, 0).T
-    front = align.mean_face_3d()[:, :2] * [1, -1]
-    lo, hi = front[align.INNER].min(0), front[align.INNER].max(0)
-    return (p3[:, :2] * [1, -1] - lo) / (hi - lo)
-
-
 @lru_cache(maxsize=1)
 def _cascades() -> dict[str, cv2.CascadeClassifier]:
     if not hasattr(cv2, "CascadeClassifier"):
@@ -187,7 +178,7 @@ class CascadeDetector(Detector):
         return faces
 
     def _place(self, kind: str, box: np.ndarray, gray: np.ndarray, yaw: float) -> np.ndarray:
-        tpl = _template_at(yaw)
+        tpl = align.template(yaw)
         if kind == "frontal" and self.use_eyes:
             eyes = self._eyes(gray, box)
             if eyes is not None:
@@ -221,7 +212,7 @@ def calibrate_cascade(n: int = 60, seed: int = 0) -> dict[str, tuple[float, floa
             if not boxes:
                 continue
             box = max(boxes, key=lambda b: b[2] - b[0])
-            tpl = _template_at(0.0 if kind == "frontal" else -PROFILE_YAW)
+            tpl = align.template(0.0 if kind == "frontal" else -PROFILE_YAW)
             w = box[2] - box[0]
             # least squares for landmarks = w*s*tpl + origin + w*o  (inner points only)
             a = np.zeros((2 * 51, 3))

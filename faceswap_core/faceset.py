@@ -215,11 +215,12 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
     if not sources:
         raise FaceswapError("extract: give at least one clip or image folder")
     srcs = [Path(s) for s in sources]
+    infos = {}
     for s in srcs:
         if not s.exists():
             raise FaceswapError(f"{s}: no such clip or folder")
         if s.is_file():
-            media.probe(s)  # a clear error for a corrupt or non-video file, before anything is written
+            infos[s] = media.probe(s)  # a clear error for a corrupt or non-video file, before anything is written
     final = faces_dir(workspace, person)
     if final.exists() and not overwrite:
         raise FaceswapError(f"{final}: a face set exists; pass overwrite=True (--overwrite) to replace it")
@@ -235,7 +236,7 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
             # the truth is per clip; every other detector is built once
             det = detect.get_detector("truth", clip=src) if shared == "truth" else shared
             summary.detector = det.name
-            total = None if src.is_dir() else -(-media.probe(src).frames // every)
+            total = -(-infos[src].frames // every) if src in infos else None
             bar = tqdm(total=total, desc=f"extract {src.name}", unit="frame", disable=not progress, leave=False)
             for chunk in _chunks(_frames_of(src, every, summary), batch):
                 summary.frames += len(chunk)

@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from . import augment
 from .device import pick_device
 from .errors import FaceswapError
+from .faceset import FaceDataset, FaceSet, faces_dir
 from .media import AtomicPath
 from .model import FaceSwapModel, ModelConfig
 
@@ -81,8 +82,9 @@ class Trainer:
             if len(faces[p][0]) < config.batch_size:
                 raise FaceswapError(f"face set {p} has {len(faces[p][0])} faces, fewer than the batch size "
                                     f"{config.batch_size}: lower the batch size or extract more faces")
-        self.images = {p: torch.from_numpy(faces[p][0]).permute(0, 3, 1, 2).contiguous() for p in model.persons}
-        self.masks = {p: torch.from_numpy(faces[p][1])[:, None].contiguous() for p in model.persons}
+        data = {p: FaceDataset(*faces[p]) for p in model.persons}
+        self.images = {p: d.images for p, d in data.items()}  # (N, 3, H, W) uint8
+        self.masks = {p: d.masks for p, d in data.items()}  # (N, 1, H, W) uint8
         self.dist = _dist()
         rank = self.dist.get_rank() if self.dist else 0
         self.gen = torch.Generator().manual_seed(config.seed * 1000 + rank)
@@ -334,8 +336,6 @@ def init_distributed() -> bool:
 
 def load_faces(workspace: str | Path, persons: list[str], crop: int = 128) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The face sets of `persons` as training arrays: whole aligned crops resized to `crop` px, with masks."""
-    from .faceset import FaceSet, faces_dir
-
     out = {}
     for p in persons:
         fs = FaceSet(faces_dir(workspace, p))
