@@ -107,6 +107,18 @@ def face_mask(landmarks: np.ndarray, shape: tuple[int, ...], forehead: float = 0
     return mask
 
 
+def core_mask(landmarks: np.ndarray, shape: tuple[int, ...], grow: float = 0.0) -> np.ndarray:
+    """A uint8 mask (0/255) of the face core the classic method swaps: the hull of the inner landmarks
+    (brows, eyes, nose, mouth), scaled about its centre by 1 + `grow`."""
+    inner = np.asarray(landmarks, np.float64)[INNER, :2]
+    centre = inner.mean(0)
+    inner = centre + (inner - centre) * (1 + grow)
+    hull = cv2.convexHull(np.round(inner).astype(np.int32))
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, hull, 255, cv2.LINE_AA)
+    return mask
+
+
 def euler_from_rotation(rot: np.ndarray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees of a head-to-camera rotation built as in `synth.rotation`."""
     pitch = np.degrees(np.arcsin(np.clip(-rot[2, 1], -1, 1)))

@@ -81,6 +81,24 @@ def _train(args: argparse.Namespace) -> None:
                                                           for p in args.persons))
 
 
+def _convert(args: argparse.Namespace) -> None:
+    from . import convert
+
+    opts = convert.SwapOptions(color=args.color, blend=args.blend, erode=args.erode, feather=args.feather,
+                               min_size=args.min_size, batch_size=args.batch_size)
+    detector = args.detector
+    if detector == "truth":
+        from . import detect
+
+        detector = detect.get_detector("truth", clip=args.input)
+    swapper = convert.Swapper(args.model, args.to, detector, options=opts)
+    summary = convert.convert_video(args.input, args.out, swapper, start=args.start, end=args.end,
+                                    resize=args.resize, side_by_side=args.side_by_side,
+                                    provenance=not args.no_provenance, overwrite=args.overwrite,
+                                    gif=args.gif, gif_seconds=(args.gif_start, args.gif_start + args.gif_length))
+    print(summary)
+
+
 def _tour(args: argparse.Namespace) -> None:
     from . import tour
 
@@ -134,6 +152,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ssim", type=float, default=0.0, help="weight of an extra (1 - SSIM) term")
     p.add_argument("--preview-every", type=int, default=100)
     p.add_argument("--checkpoint-every", type=int, default=500)
+    p = command("convert", _convert, "swap the faces of a video into one person of a trained model, audio kept")
+    p.add_argument("input", metavar="INPUT", help="the video whose faces are replaced")
+    p.add_argument("--model", required=True, help="a model folder (its latest checkpoint) or a checkpoint folder")
+    p.add_argument("--to", required=True, metavar="NAME", help="the person whose decoder draws the new faces")
+    p.add_argument("--out", required=True, help="output MP4 (refused if it exists, unless --overwrite)")
+    p.add_argument("--detector", default="auto", choices=["auto", "fan", "cascade", "truth"])
+    p.add_argument("--color", default="lab", choices=["none", "lab", "hist"], help="colour matching")
+    p.add_argument("--blend", default="feather", choices=["feather", "poisson"])
+    p.add_argument("--erode", type=float, default=0.02, help="mask erosion, fraction of the face size")
+    p.add_argument("--feather", type=float, default=0.08, help="mask edge softness, fraction of the face size")
+    p.add_argument("--min-size", type=float, default=24, help="leave faces smaller than this (pixels) untouched")
+    p.add_argument("--batch-size", type=int, default=32, help="faces per model call")
+    p.add_argument("--start", type=float, default=0.0, help="seconds into the input to start")
+    p.add_argument("--end", type=float, help="seconds into the input to stop")
+    p.add_argument("--resize", type=int, help="output height in pixels (aspect kept)")
+    p.add_argument("--side-by-side", action="store_true", help="write original | swapped")
+    p.add_argument("--gif", help="also save a GIF of a short range to this path")
+    p.add_argument("--gif-start", type=float, default=0.0, help="GIF start, seconds into the output")
+    p.add_argument("--gif-length", type=float, default=3.0, help="GIF length in seconds")
+    p.add_argument("--no-provenance", action="store_true",
+                   help="omit the visible 'synthetic' label and the metadata tag (label swaps you publish!)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output (only on success)")
     p = command("tour", _tour, "run every notebook in order and write an HTML report")
     p.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
     p.add_argument("--notebooks", help="folder of chapter notebooks (default: the project's notebooks/)")

@@ -88,3 +88,61 @@ class SwapProbe:
         """The scores of a perfect decoder B: B's face aligned on B's own landmarks, pasted where A's face
         was aligned. The gap to 1 is the face-shape mismatch that the classic method cannot remove."""
         return scores(self.own, self.truth, self.mask)
+
+
+def identity_score(swap: torch.Tensor, source: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> float:
+    """How much the swap looks like the target rather than the source, in [-1, 1]: (d_src - d_tgt) /
+    (d_src + d_tgt) with d the masked L1 of the swap to the source face and to the target's truth.
+    +1: the swap is the truth; -1: the swap is the unchanged source; 0: halfway."""
+    d_src, d_tgt = masked_l1(swap, source, mask), masked_l1(swap, truth, mask)
+    return float((d_src - d_tgt) / max(d_src + d_tgt, 1e-9))
+
+
+def frame_region(landmarks: np.ndarray, target_mask: np.ndarray, erode: int = 3) -> np.ndarray:
+    """Where a swap in a frame is scored (bool HxW): the face core the classic method replaces (the hull
+    of the source's inner landmarks: brows, eyes, nose, mouth), eroded, inside the target's true face mask."""
+    inner = align.core_mask(landmarks, target_mask.shape)
+    inner = cv2.erode(inner, np.ones((erode, erode), np.uint8)) > 127
+    return inner & target_mask
+
+
+def frame_errors(clip: str | Path, swapped: np.ndarray, target: synth.Identity | str,
+                 indices: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per frame of a cast clip: yaw, masked L1 (0-1 scale) and SSIM of the swapped frame and of the
+    source frame against the truth (the target rendered in that frame's conditions), and the identity score."""
+    target = synth.get_identity(target) if isinstance(target, str) else target
+    truth = synth.load_truth(clip)
+    video, _ = media.read_frames(clip)
+    indices = np.arange(len(swapped)) if indices is None else np.asarray(indices)
+    rows = {k: [] for k in ("yaw", "swap_l1", "source_l1", "swap_ssim", "source_ssim", "identity")}
+    for k, i in enumerate(indices):
+        r = synth.swap_truth(target, truth, int(i))
+        region = frame_region(truth.landmarks[i], r.mask)
+        if region.sum() < 20:
+            continue
+        ys, xs = np.nonzero(region)
+        box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+        m = torch.from_numpy(region[box].astype(np.float32))[None, None]
+        sw, src, tr = (augment.to_tensor(np.ascontiguousarray(img[box])[None])
+                       for img in (swapped[k], video[i], r.frame))
+        rows["yaw"].append(truth.conditions[i].yaw)
+        rows["swap_l1"].append(masked_l1(sw, tr, m))
+        rows["source_l1"].append(masked_l1(src, tr, m))
+        rows["swap_ssim"].append(float(ssim(sw, tr, m)))
+        rows["source_ssim"].append(float(ssim(src, tr, m)))
+        rows["identity"].append(identity_score(sw, src, tr, m))
+    return {k: np.asarray(v, np.float64) for k, v in rows.items()}
+
+
+YAW_BINS = (0, 15, 30, 45, 60, 75, 90)
+
+
+def by_yaw(yaw: np.ndarray, values: np.ndarray, bins: tuple[float, ...] = YAW_BINS) -> list[dict]:
+    """Mean of `values` per bin of |yaw| (degrees): rows of {'yaw': 'lo-hi', 'n', 'mean'}."""
+    yaw, values = np.abs(np.asarray(yaw)), np.asarray(values)
+    rows = []
+    for lo, hi in zip(bins[:-1], bins[1:]):
+        sel = (yaw >= lo) & ((yaw < hi) | ((hi == bins[-1]) & (yaw <= hi)))
+        rows.append({"yaw": f"{lo}-{hi}", "n": int(sel.sum()),
+                     "mean": float(values[sel].mean()) if sel.any() else None})
+    return rows

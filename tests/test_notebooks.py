@@ -1,6 +1,7 @@
 """Every chapter notebook: stored clean, shaped by the conventions, and executed through Papermill at CI size."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +94,14 @@ def test_04_trains_and_scores_the_swap_against_the_truth(ci_run):
     assert all(r["loss"][p] < r["first_loss"][p] for p in ("ines", "tomas"))
     assert 0 < r["swap_ssim"] < 1 and 0 < r["baseline_ssim"] < 1
     assert (ws / "models/ines-tomas-lite/latest").exists()
+
+
+@pytest.mark.notebook
+def test_05_converts_the_clip_keeps_its_audio_and_scores_it(ci_run):
+    ws, run = ci_run
+    r = read_results(run / "05_swap_video.ipynb")
+    assert r["frames"] == r["input_frames"] == r["faces"] == 24  # FRAMES reached the notebook; one face a frame
+    assert abs(r["audio_minus_input_seconds"]) <= 0.04
+    assert 0 < r["swap_l1"] < 1 and 0 < r["source_l1"] < 1 and -1 <= r["identity"] <= 1
+    assert len(r["options_l1"]) == 6
+    assert Path(r["output"]).exists() and Path(r["output"]).with_name(Path(r["output"]).stem + ".gif").exists()
