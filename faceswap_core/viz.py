@@ -137,3 +137,53 @@ def plot_history(history: list[dict], persons: list[str], quality: list[dict] | 
         axes[0, 1].legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_codes(scores: np.ndarray, labels: np.ndarray, yaw: np.ndarray | None = None, explained=None):
+    """Codes projected on their first two principal directions, coloured by person and (if given) by yaw."""
+    fig, axes = plt.subplots(1, 2 if yaw is not None else 1, figsize=(10 if yaw is not None else 5, 4), squeeze=False)
+    ax = axes[0, 0]
+    for p in dict.fromkeys(labels):
+        sel = labels == p
+        ax.scatter(scores[sel, 0], scores[sel, 1], s=8, alpha=0.7, label=p)
+    ax.legend(fontsize=8)
+    ax.set_title("coloured by person", fontsize=9)
+    if yaw is not None:
+        sc = axes[0, 1].scatter(scores[:, 0], scores[:, 1], s=8, c=yaw, cmap="coolwarm", vmin=-90, vmax=90)
+        fig.colorbar(sc, ax=axes[0, 1], label="yaw (degrees)")
+        axes[0, 1].set_title("coloured by yaw", fontsize=9)
+    for a in axes[0]:
+        pct = [f" ({100 * e:.0f}% of the variance)" for e in explained[:2]] if explained is not None else ["", ""]
+        a.set_xlabel("direction 1" + pct[0])
+        a.set_ylabel("direction 2" + pct[1])
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(rows: Sequence[Sequence[np.ndarray]], row_titles: Sequence[str], col_titles: Sequence[str],
+               size: float = 1.4, suptitle: str | None = None):
+    """A grid of equally sized images with a title per row and per column; returns the figure."""
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * size + 1.2, n_rows * size), squeeze=False)
+    for i, row in enumerate(rows):
+        for j in range(n_cols):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(row):
+                ax.imshow(row[j])
+            if i == 0:
+                ax.set_title(col_titles[j], fontsize=8)
+        axes[i, 0].set_ylabel(row_titles[i], fontsize=8, rotation=0, ha="right", va="center")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
+    """An RGB uint8 image encoded as PNG (optionally enlarged by an integer factor, nearest neighbour)."""
+    if scale > 1:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return buf.tobytes()
