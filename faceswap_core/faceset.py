@@ -101,6 +101,22 @@ class FaceSet:
         """(N, 3) yaw, pitch, roll of every face."""
         return np.array([r.pose for r in self.records], np.float64).reshape(-1, 3)
 
+    def conditions(self) -> list:
+        """The true `synth.Condition` of every face cut from a cast clip (None where there is no truth)."""
+        from . import synth
+
+        cache: dict[str, object] = {}
+        out = []
+        for r in self.records:
+            if r.source not in cache:
+                try:
+                    cache[r.source] = synth.load_truth(r.source)
+                except FaceswapError:
+                    cache[r.source] = None
+            t = cache[r.source]
+            out.append(t.conditions[r.frame] if t is not None and r.frame < len(t.conditions) else None)
+        return out
+
     def arrays(self, size: int = 64, coverage: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """All faces and masks as uint8 arrays (N, size, size, 3) and (N, size, size), from the central
         `coverage` of each crop (default: the template box, the classic 'face core')."""

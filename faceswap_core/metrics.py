@@ -80,6 +80,16 @@ class SwapProbe:
         """Masked SSIM / PSNR / L1 of the model's swap against the truth."""
         return scores(self.swap(model, to), self.truth, self.mask)
 
+    def per_face(self, sw: torch.Tensor) -> dict[str, np.ndarray]:
+        """Masked L1 and SSIM against the truth, and the identity score, of each of N faces (a swap from
+        `swap`, or `self.source` for the no-swap baseline)."""
+        rows = [(masked_l1(sw[i:i + 1], self.truth[i:i + 1], self.mask[i:i + 1]),
+                 float(ssim(sw[i:i + 1], self.truth[i:i + 1], self.mask[i:i + 1])),
+                 identity_score(sw[i:i + 1], self.source[i:i + 1], self.truth[i:i + 1], self.mask[i:i + 1]))
+                for i in range(len(sw))]
+        l1, ss, ident = (np.array(c, np.float64) for c in zip(*rows))
+        return {"face_l1": l1, "face_ssim": ss, "face_identity": ident}
+
     def baseline(self) -> dict[str, float]:
         """The same scores for doing nothing (the unswapped source face): a swap must beat these."""
         return scores(self.source, self.truth, self.mask)

@@ -15,11 +15,26 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 # The same knob names in every notebook, so one profile shrinks all of them (a notebook takes only
 # the knobs its parameters cell has). "full" runs each notebook with its own interactive defaults.
+# "chapters" holds knobs for chapters whose name starts with a prefix (the experiment grids of 07 and 08
+# train several models, so their STEPS shrink further than chapter 04's).
 PROFILES: dict[str, dict] = {
-    "ci": {"FRAMES": 24, "IMAGE_SIZE": 128, "STEPS": 30, "BATCH_SIZE": 8},
-    "quick": {"FRAMES": 150, "IMAGE_SIZE": 256, "STEPS": 600, "BATCH_SIZE": 32},
+    "ci": {"FRAMES": 24, "IMAGE_SIZE": 128, "STEPS": 30, "BATCH_SIZE": 8,
+           "chapters": {"07": {"FACES": 16, "FACE_COUNTS": [8, 16], "PROBE_FRAMES": 8, "STEPS": 10},
+                        "08": {"FACES": 16, "PROBE_FRAMES": 8, "STEPS": 10, "EVAL_EVERY": 5}}},
+    "quick": {"FRAMES": 150, "IMAGE_SIZE": 256, "STEPS": 600, "BATCH_SIZE": 32,
+              "chapters": {"07": {"FACE_COUNTS": [30, 100, 300], "PROBE_FRAMES": 24, "STEPS": 150, "BATCH_SIZE": 16},
+                           "08": {"PROBE_FRAMES": 24, "STEPS": 150, "BATCH_SIZE": 16, "EVAL_EVERY": 25}}},
     "full": {},
 }
+
+
+def profile_knobs(profile: str, chapter: str) -> dict:
+    """The knobs a profile gives one chapter (its own overrides win)."""
+    knobs = {k: v for k, v in PROFILES[profile].items() if k != "chapters"}
+    for prefix, extra in PROFILES[profile].get("chapters", {}).items():
+        if chapter.startswith(prefix):
+            knobs.update(extra)
+    return knobs
 
 
 def chapters(notebooks: str | Path = NOTEBOOKS) -> list[Path]:
@@ -42,7 +57,7 @@ def parameters_for(path: str | Path, profile: str, workspace: str | Path, extra:
     if profile not in PROFILES:
         raise FaceswapError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
     known = notebook_parameters(path)
-    wanted = {**PROFILES[profile], "WORKSPACE": str(Path(workspace).resolve()), **(extra or {})}
+    wanted = {**profile_knobs(profile, Path(path).name), "WORKSPACE": str(Path(workspace).resolve()), **(extra or {})}
     return {k: v for k, v in wanted.items() if k in known}
 
 

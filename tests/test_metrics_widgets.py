@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from faceswap_core import metrics, synth
@@ -47,3 +48,51 @@ def test_warp_explorer_update_changes_with_sliders():
     assert np.array_equal(t1, t0) and np.abs(w1.astype(int) - t1).mean() > 2
     w2, _ = ex.update(strength=2.0, seed=1, rotation=20, draw=False)
     assert not np.array_equal(w2, w1)
+
+
+@pytest.fixture(scope="module")
+def explorer(trained_pair):
+    from faceswap_core import faceset, train, widgets
+
+    ws, model_dir = trained_pair
+    model = train.load_model(model_dir)
+    faces, yaw = {}, {}
+    for p in ("ines", "tomas"):
+        fs = faceset.FaceSet(faceset.faces_dir(ws, p))
+        faces[p], yaw[p] = fs.arrays(size=64)[0], fs.poses()[:, 0]
+    return widgets.LatentExplorer(model, faces, yaw, k=3)
+
+
+def test_latent_explorer_slider_changes_the_face_and_decoders_differ(explorer):
+    base = explorer.update(pc1=0.0, mix=0.0, decoder="tomas").astype(int)
+    moved = explorer.update(pc1=2.0).astype(int)
+    assert np.abs(moved - base).mean() > 2  # the slider changes the decoded face
+    explorer.update(pc1=0.0)
+    other = explorer.update(decoder="ines").astype(int)
+    assert np.abs(other - base).mean() > 5  # the same code drawn by the other person's decoder
+    mixed = explorer.update(decoder="tomas", mix=1.0).astype(int)
+    assert np.abs(mixed - base).mean() > 1
+    with pytest.raises(ValueError, match="unknown control"):
+        explorer.update(pc9=1.0)
+
+
+def test_latent_explorer_pca_and_correlations(explorer):
+    n = len(explorer.codes)
+    assert explorer.scores.shape == (n, 3) and np.all(np.diff(explorer.explained[:3]) <= 0)
+    assert np.allclose(explorer.components @ explorer.components.T, np.eye(3), atol=1e-4)
+    corr = explorer.correlations({"yaw": explorer.yaw, "person": explorer.labels == "tomas", "flat": np.ones(n)})
+    assert all(0 <= v <= 1 for v in corr["yaw"]) and corr["flat"] == [0.0, 0.0, 0.0]
+    assert max(corr["yaw"]) > 0.3  # the cast's head turns dominate some direction
+    row = explorer.sweep("pc2", [-2, 0, 2], "ines")
+    assert len(row) == 3 and not np.array_equal(row[0], row[2])
+
+
+def test_latent_explorer_widgets_update_the_image_without_a_browser(explorer):
+    box = explorer.interactive()
+    sliders = {s.description: s for s in box.children[0].children if hasattr(s, "step")}
+    before = explorer._image.value
+    sliders["direction 1"].value = 2.5
+    assert explorer.state["pc1"] == 2.5 and explorer._image.value != before
+    toggle = box.children[0].children[-1]
+    toggle.value = "ines"
+    assert explorer.state["decoder"] == "ines"

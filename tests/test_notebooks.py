@@ -28,8 +28,13 @@ def test_notebook_is_stored_clean_with_a_parameters_cell(nb):
 def test_ci_profile_reaches_every_size_knob_it_names():
     """A misspelt Papermill parameter is only a warning: check each CI knob exists in some notebook."""
     known = set().union(*(tour.notebook_parameters(nb) for nb in CHAPTERS))
-    for profile, knobs in tour.PROFILES.items():
-        assert set(knobs) <= known, (profile, set(knobs) - known)
+    for profile in tour.PROFILES:
+        for nb in CHAPTERS:
+            knobs = set(tour.profile_knobs(profile, nb.name))
+            assert knobs <= known, (profile, knobs - known)
+        for prefix, extra in tour.PROFILES[profile].get("chapters", {}).items():
+            params = tour.notebook_parameters(next(nb for nb in CHAPTERS if nb.name.startswith(prefix)))
+            assert set(extra) <= set(params), (profile, prefix, set(extra) - set(params))
     for nb in CHAPTERS:
         passed = tour.parameters_for(nb, "ci", "/tmp/ws")
         assert set(passed) <= set(tour.notebook_parameters(nb))
@@ -105,3 +110,13 @@ def test_05_converts_the_clip_keeps_its_audio_and_scores_it(ci_run):
     assert 0 < r["swap_l1"] < 1 and 0 < r["source_l1"] < 1 and -1 <= r["identity"] <= 1
     assert len(r["options_l1"]) == 6
     assert Path(r["output"]).exists() and Path(r["output"]).with_name(Path(r["output"]).stem + ".gif").exists()
+
+
+@pytest.mark.notebook
+def test_06_finds_directions_and_names_what_they_follow(ci_run):
+    ws, run = ci_run
+    r = read_results(run / "06_latent_explorer.ipynb")
+    assert r["codes"] == 48 and r["code_size"] == 512  # 24 faces per person at CI size; the lite code
+    assert len(r["explained"]) == 4 and r["explained"] == sorted(r["explained"], reverse=True)
+    assert set(r["correlations"]) >= {"yaw", "person", "mouth open"}
+    assert r["decoders_differ"] is True

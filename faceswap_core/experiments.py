@@ -1,0 +1,227 @@
+"""Small training grids that vary one factor and measure the swap against the truth. Taught in chapters 07
+(missing profiles, too few faces, occlusions) and 08 (fine-tuning a trained pair for a new person).
+
+Every experiment goes through the real pipeline: render cast clips, extract face sets with the truth
+detector, train a `lite` model, score swaps of held-out frames against the truth (`metrics.SwapProbe`).
+Face sets, models and results are cached under ``<workspace>/experiments/`` by a key of the settings, so
+re-running a notebook re-uses them instead of retraining.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import faceset, metrics, synth, train
+from .errors import FaceswapError
+from .media import AtomicPath
+from .model import FaceSwapModel
+
+CLIP_SIZE = 160  # frame size of the rendered clips: enough for 128 px aligned crops
+CROP = 128
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One training of a grid: who is swapped into whom, on which data, for how long."""
+
+    source: str = "ines"  # A: whose frames are converted
+    target: str = "tomas"  # B: who is drawn
+    faces: int = 300  # faces per person in the training sets
+    target_yaw: float = 90.0  # B's training clips turn the head at most this far (degrees)
+    source_glasses: bool | None = None  # put glasses on A (True), take them off (False), or as cast (None)
+    steps: int = 600
+    batch_size: int = 16
+    lr: float = 5e-4
+    eval_every: int = 100  # steps between quality measurements (0: only at the end)
+    init: Experiment | None = None  # fine-tune: start from this experiment's model (B's decoder re-used)
+    seed: int = 0
+
+    def key(self) -> str:
+        """A short name that changes whenever a setting changes."""
+        d = asdict(self)
+        d["init"] = self.init.key() if self.init else None
+        digest = hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
+        return f"{self.source}-{self.target}-{self.faces}f-{digest}"
+
+    def source_identity(self) -> synth.Identity:
+        who = synth.get_identity(self.source)
+        if self.source_glasses is None or self.source_glasses == who.glasses:
+            return who
+        return replace(who, name=f"{who.name}-{'glasses' if self.source_glasses else 'noglasses'}",
+                       glasses=self.source_glasses)
+
+
+def _root(workspace: str | Path) -> Path:
+    return Path(workspace) / "experiments"
+
+
+def face_set(workspace: str | Path, who: synth.Identity, faces: int, yaw: float = 90.0, seed: int = 0) -> Path:
+    """A face set of `faces` faces of a cast member whose head turns at most `yaw` degrees (cached)."""
+    name = f"{who.name}-{faces}f-y{int(yaw)}-s{seed}"
+    root = _root(workspace) / "data"
+    folder = faceset.faces_dir(root, name)
+    if not folder.exists():
+        clip = root / "clips" / f"{name}.mp4"
+        if not clip.exists():
+            synth.render_clip(who, faces, clip, size=CLIP_SIZE, seed=1000 + seed, yaw_range=(-yaw, yaw))
+        faceset.extract(clip, name, root, detector="truth", size=CROP, progress=False)
+    return folder
+
+
+def probe_clip(workspace: str | Path, who: synth.Identity, frames: int, occluder: str | None = None,
+               seed: int = 0) -> Path:
+    """A held-out clip of a cast member (a motion seed no training clip uses), full head turns, at least
+    `frames` and at most 10 s long (cached)."""
+    n = max(frames, 250)
+    clip = _root(workspace) / "data" / "probes" / f"{who.name}-{n}f-{occluder or 'plain'}-s{seed}.mp4"
+    if not clip.exists():
+        synth.render_clip(who, n, clip, size=CLIP_SIZE, seed=9000 + seed, occluder=occluder)
+    return clip
+
+
+def probe(workspace, exp: Experiment, frames: int = 48, occluder: str | None = None) -> metrics.SwapProbe:
+    """The held-out frames of the experiment's source, ready to score a swap into its target."""
+    clip = probe_clip(workspace, exp.source_identity(), frames, occluder, exp.seed)
+    yaw = np.array([c.yaw for c in synth.load_truth(clip).conditions])
+    picks = np.sort(np.argsort(yaw)[np.linspace(0, len(yaw) - 1, frames).astype(int)])  # spread over the turn
+    return metrics.SwapProbe.from_clip(clip, synth.get_identity(exp.target), frames=picks)
+
+
+def run(exp: Experiment, workspace: str | Path, probes: dict[str, str | None] | None = None,
+        probe_frames: int = 48, progress: bool = False) -> dict:
+    """Train (or load from the cache) one experiment and score it on held-out probes.
+
+    `probes` maps a label to an occluder (None: plain frames); default {"plain": None}. The result holds the
+    quality curve (masked SSIM and L1 on the plain probe every `eval_every` steps), per-face scores and
+    summary scores for each probe, and the baseline (no swap) and ceiling (a perfect decoder) of each.
+    """
+    probes = probes or {"plain": None}
+    folder = _root(workspace) / "runs" / exp.key()
+    result_file = folder / "result.json"
+    result = json.loads(result_file.read_text()) if result_file.exists() else None
+    if result is None:
+        result = _train(exp, workspace, folder, probe_frames, progress)
+    model = train.load_model(folder / "model")
+    for label, occluder in probes.items():
+        if label in result["probes"]:
+            continue
+        pr = probe(workspace, exp, probe_frames, occluder)
+        per = pr.per_face(pr.swap(model, exp.target))
+        result["probes"][label] = {"occluder": occluder, **pr.score(model, exp.target),
+                                   "baseline": pr.baseline(), "ceiling": pr.ceiling(),
+                                   "yaw": pr.yaw.round(2).tolist(),
+                                   **{k: np.round(v, 5).tolist() for k, v in per.items()}}
+    _save_json(result_file, result)
+    return result
+
+
+def load(exp: Experiment, workspace: str | Path) -> FaceSwapModel:
+    """The trained model of an experiment that `run` has finished."""
+    return train.load_model(_root(workspace) / "runs" / exp.key() / "model")
+
+
+def _train(exp: Experiment, workspace, folder: Path, probe_frames: int, progress: bool) -> dict:
+    a, b = exp.source_identity(), synth.get_identity(exp.target)
+    sets = {a.name: face_set(workspace, a, exp.faces, 90.0, exp.seed),
+            b.name: face_set(workspace, b, exp.faces, exp.target_yaw, exp.seed + 1)}
+    faces = {}
+    for role, path in zip(("source", "target"), sets.values()):
+        faces[exp.source if role == "source" else exp.target] = faceset.FaceSet(path).arrays(size=CROP, coverage=1.0)
+    if exp.batch_size > min(len(f[0]) for f in faces.values()):
+        raise FaceswapError(f"batch size {exp.batch_size} is larger than a face set ({exp.faces} faces): lower it")
+    persons = [exp.source, exp.target]
+    if exp.init is not None:
+        base = run(exp.init, workspace, probe_frames=probe_frames, progress=progress)
+        model = _fine_tune_start(_root(workspace) / "runs" / base["key"] / "model", exp)
+    else:
+        model = FaceSwapModel.create("lite", persons, seed=exp.seed)
+    cfg = train.TrainConfig(batch_size=exp.batch_size, lr=exp.lr, seed=exp.seed)
+    model_dir = folder / "model"
+    if model_dir.exists():  # an earlier run was interrupted before its result was written: start over
+        import shutil
+
+        shutil.rmtree(model_dir)
+    trainer = train.Trainer(model, faces, model_dir, cfg)
+    pr = probe(workspace, exp, probe_frames)
+    curve: list[dict] = []
+
+    def measure(t: train.Trainer) -> None:
+        s = pr.score(t.model, exp.target)
+        curve.append({"step": t.step, "seconds": round(time.perf_counter() - t0, 2), "ssim": round(s["ssim"], 5),
+                      "l1": round(s["l1"], 5)})
+        t.model.train()
+
+    t0 = time.perf_counter()
+    measure(trainer)
+    trainer.train(exp.steps, progress=progress, callback=measure, callback_every=exp.eval_every)
+    if curve[-1]["step"] != trainer.step:
+        measure(trainer)
+    return {"key": exp.key(), "experiment": _plain(exp), "seconds": round(time.perf_counter() - t0, 1),
+            "faces": {p: int(len(f[0])) for p, f in faces.items()}, "curve": curve, "probes": {},
+            "baseline": pr.baseline(), "ceiling": pr.ceiling()}
+
+
+def _fine_tune_start(base_model: Path, exp: Experiment) -> FaceSwapModel:
+    """A model for (new source, target) that starts from a trained pair: the shared encoder and the
+    target's decoder are kept; the new source's decoder starts from the old source's."""
+    old = train.load_model(base_model)
+    if exp.target not in old.persons:
+        raise FaceswapError(f"{base_model}: has no decoder for {exp.target!r} to re-use; fine-tune a model that "
+                            f"knows {exp.target}")
+    model = FaceSwapModel(old.config, [exp.source, exp.target])
+    model.encoder.load_state_dict(old.encoder.state_dict())
+    model.decoders[exp.target].load_state_dict(old.decoders[exp.target].state_dict())
+    other = next(p for p in old.persons if p != exp.target)
+    model.decoders[exp.source].load_state_dict(old.decoders[other].state_dict())
+    return model
+
+
+def _plain(exp: Experiment) -> dict:
+    d = asdict(exp)
+    d["init"] = exp.init.key() if exp.init else None
+    return d
+
+
+def _save_json(path: Path, data: dict) -> None:
+    target = AtomicPath(path, overwrite=True)
+    target.tmp.write_text(json.dumps(data))
+    target.commit()
+
+
+def steps_to_reach(curve: list[dict], level: float, key: str = "ssim") -> int | None:
+    """The first measured step at which `key` reaches `level` (None if it never does)."""
+    for row in curve:
+        if row[key] >= level:
+            return int(row["step"])
+    return None
+
+
+def table(results: list[dict], label: str, values: list, on: str = "plain") -> list[dict]:
+    """One row per result: the varied setting and the scores on one probe (a tidy table for printing)."""
+    rows = []
+    for v, r in zip(values, results):
+        p = r["probes"][on]
+        rows.append({label: v, "ssim": round(p["ssim"], 4), "l1": round(p["l1"], 4), "psnr": round(p["psnr"], 2),
+                     "baseline_ssim": round(p["baseline"]["ssim"], 4), "ceiling_ssim": round(p["ceiling"]["ssim"], 4),
+                     "train_seconds": r["seconds"]})
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    """Print tidy rows as an aligned text table."""
+    if not rows:
+        return
+    cols = list(rows[0])
+    width = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    print("  ".join(c.ljust(width[c]) for c in cols))
+    for r in rows:
+        print("  ".join(str(r[c]).ljust(width[c]) for c in cols))
+
+
+__all__ = ["Experiment", "face_set", "load", "print_table", "probe", "probe_clip", "run", "steps_to_reach", "table"]
