@@ -58,7 +58,8 @@ def lab(tmp_path, trained_pair):
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
          f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", f"--LabApp.user_settings_dir={tmp_path / 'settings'}"],
+         f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+         "--LabApp.expose_app_in_browser=True"],
         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "lab.log", "w"), env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -91,14 +92,26 @@ def test_latent_explorer_slider_redraws_the_face_in_jupyterlab(lab, tmp_path):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
             page.wait_for_selector(".jp-Notebook", timeout=120_000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            page.wait_for_function("() => window.jupyterapp && document.querySelector("
+                                   "'.jp-Notebook-ExecutionIndicator[data-status=\"idle\"]')", timeout=120_000)
+            for _ in range(6):  # Run > Run All Cells; early after loading, the kernel may not take it yet
+                page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+                try:
+                    page.wait_for_function("() => Array.from(document.querySelectorAll('.jp-InputArea-prompt'))"
+                                           ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))", timeout=20_000)
+                    break
+                except sync_api.TimeoutError:
+                    continue
+            # wait for the explorer's face, or stop early at the first error shown in the notebook
+            page.wait_for_function(
+                "() => { const i = document.querySelector('img.latent-face');"
+                " return (i && i.complete && i.naturalWidth > 0) ||"
+                " document.querySelector('.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]"
+                " pre, .jp-RenderedText[data-mime-type=\"application/vnd.jupyter.error\"]'); }", timeout=300_000)
+            errors = page.locator('.jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')
+            assert errors.count() == 0, "notebook 06 failed in JupyterLab: " + errors.first.inner_text()[-1500:]
             face = page.locator("img.latent-face")
-            face.wait_for(state="visible", timeout=240_000)
             face.scroll_into_view_if_needed()
-            page.wait_for_function("() => { const i = document.querySelector('img.latent-face');"
-                                   " return i && i.complete && i.naturalWidth > 0; }", timeout=60_000)
             before = face.screenshot()
             page.screenshot(path=str(tmp_path / "before.png"))
             handle = page.locator(".latent-pc1 .noUi-handle").first
