@@ -37,7 +37,7 @@ def naive(source: Path, output: Path, swapper: convert.Swapper, fps: float) -> t
             faces = swapper.find([frame], [int(round(t * fps))])[0]
             aligned = [swapper.align(frame, f) for f in faces]
             t2 = time.perf_counter()
-            decoded = [swapper.decode(a.crop[None])[0] for a in aligned]
+            decoded = [swapper.decode(a.crop[None])[0] for a in aligned]  # the model sees one face at a time
             t3 = time.perf_counter()
             out = frame.copy()
             for a, d in zip(aligned, decoded):

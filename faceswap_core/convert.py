@@ -3,7 +3,7 @@
 A `Swapper` turns frames of anyone into frames where each face is redrawn by one person's decoder:
 detect and align (the extraction backends), encode with the shared encoder, decode as the target
 person, warp back with the inverse transform, match colour, and blend through an eroded, feathered mask.
-`convert_video` runs decode -> detect/align -> batched model -> blend -> encode as overlapped stages
+`convert_video` runs decode -> detect/align -> batched model -> blend -> encode as five overlapped stages
 (threads: PyAV, OpenCV and torch release the GIL) and carries the source's audio into the output.
 
 Frames are ``uint8 HxWx3 RGB``; the model sees ``float32 (N, 3, S, S)`` in [0, 1] (via `augment`).
@@ -207,18 +207,26 @@ class Swapper:
         """Detect and align: the per-frame work before the model."""
         return [[self.align(fr, f) for f in faces] for fr, faces in zip(frames, self.find(frames, indices))]
 
-    def finish(self, frames: list[np.ndarray], aligned: list[list[Aligned]]) -> list[np.ndarray]:
-        """Run the model on every face of these frames at once, then blend each back (into copies)."""
+    def run_model(self, aligned: list[list[Aligned]]) -> list[list[np.ndarray]]:
+        """Decode every face of these frames in one batched model call; returns the faces per frame."""
         flat = [a for faces in aligned for a in faces]
-        decoded = self.decode(np.stack([a.crop for a in flat])) if flat else []
-        out, k = [], 0
-        for fr, faces in zip(frames, aligned):
+        decoded = iter(self.decode(np.stack([a.crop for a in flat])) if flat else [])
+        return [[next(decoded) for _ in faces] for faces in aligned]
+
+    def paste(self, frames: list[np.ndarray], aligned: list[list[Aligned]],
+              decoded: list[list[np.ndarray]]) -> list[np.ndarray]:
+        """Blend the decoded faces back, into copies of the frames."""
+        out = []
+        for fr, faces, faces_decoded in zip(frames, aligned, decoded):
             fr = fr.copy()
-            for a in faces:
-                self.blend(fr, a, decoded[k])
-                k += 1
+            for a, d in zip(faces, faces_decoded):
+                self.blend(fr, a, d)
             out.append(fr)
         return out
+
+    def finish(self, frames: list[np.ndarray], aligned: list[list[Aligned]]) -> list[np.ndarray]:
+        """Run the model on every face of these frames at once, then blend each back (into copies)."""
+        return self.paste(frames, aligned, self.run_model(aligned))
 
     def swap_frames(self, frames: list[np.ndarray], indices: list[int] | None = None) -> list[np.ndarray]:
         """Swap every face in these frames (the model runs once on all their faces)."""
@@ -396,17 +404,22 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
         idx, frs = [i for i, _ in items], [f for _, f in items]
         return idx, frs, swapper.prepare(frs, idx)
 
-    def finish(job) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def run_model(job) -> tuple:
         _, frs, aligned = job
         summary.faces += sum(map(len, aligned))
         summary.frames_without_face += sum(not a for a in aligned)
-        return frs, swapper.finish(frs, aligned)
+        return frs, aligned, swapper.run_model(aligned)
+
+    def paste(job) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        frs, aligned, decoded = job
+        return frs, swapper.paste(frs, aligned, decoded)
 
     gif_frames: list[np.ndarray] = []
     metadata = PROVENANCE if provenance else None
     abort = threading.Event()
     q_frames: queue.Queue = queue.Queue(maxsize=4)
     q_aligned: queue.Queue = queue.Queue(maxsize=2)
+    q_decoded: queue.Queue = queue.Queue(maxsize=2)
     q_done: queue.Queue = queue.Queue(maxsize=2)
     t0 = time.perf_counter()
     with media.VideoWriter(output, info.fps, audio_from=source, audio_range=(start, end), overwrite=overwrite,
@@ -428,7 +441,8 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
 
         stages = [_Stage("decode", lambda c: c, None, q_frames, _chunked(frames(), chunk), abort),
                   _Stage("detect+align", prepare, q_frames, q_aligned, abort=abort),
-                  _Stage("model+blend", finish, q_aligned, q_done, abort=abort),
+                  _Stage("model", run_model, q_aligned, q_decoded, abort=abort),
+                  _Stage("blend", paste, q_decoded, q_done, abort=abort),
                   _Stage("encode", write, q_done, None, abort=abort)]
         try:
             for s in stages:

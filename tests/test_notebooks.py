@@ -120,3 +120,24 @@ def test_06_finds_directions_and_names_what_they_follow(ci_run):
     assert len(r["explained"]) == 4 and r["explained"] == sorted(r["explained"], reverse=True)
     assert set(r["correlations"]) >= {"yaw", "person", "mouth open"}
     assert r["decoders_differ"] is True
+
+
+@pytest.mark.notebook
+def test_07_measures_the_three_failure_cases(ci_run):
+    ws, run = ci_run
+    r = read_results(run / "07_failure_cases.ipynb")
+    assert r["steps"] == 10 and r["faces"] == 16  # the CI profile's per-chapter knobs reached the notebook
+    assert [row["faces"] for row in r["sizes"]["rows"]] == [8, 16]
+    assert {"all angles", "frontal only"} == set(r["profile"]["l1_by_yaw"])
+    assert [row["case"] for row in r["occlusion"]["rows"]][:2] == ["plain frames", "microphone"]
+    assert (ws / "experiments" / "runs").is_dir()
+
+
+@pytest.mark.notebook
+def test_08_compares_fine_tuning_with_training_from_scratch(ci_run):
+    ws, run = ci_run
+    r = read_results(run / "08_reuse_a_model.ipynb")
+    assert r["steps"] == 10 and r["eval_every"] == 5
+    assert set(r["final_ssim"]) == {"from scratch", "fine-tuned from ines<->tomas"}
+    assert r["steps_scratch"] is not None and 0 < r["level_ssim"] < 1
+    assert isinstance(r["verdict"], str) and r["verdict"]
