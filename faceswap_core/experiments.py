@@ -100,6 +100,7 @@ def run(exp: Experiment, workspace: str | Path, probes: dict[str, str | None] | 
     `probes` maps a label to an occluder (None: plain frames); default {"plain": None}. The result holds the
     quality curve (masked SSIM and L1 on the plain probe every `eval_every` steps), per-face scores and
     summary scores for each probe, and the baseline (no swap) and ceiling (a perfect decoder) of each.
+    Scores are over B's visible skin; "core" scores cover A's whole face core, occluders included.
     """
     probes = probes or {"plain": None}
     folder = _root(workspace) / "runs" / exp.key()
@@ -109,12 +110,14 @@ def run(exp: Experiment, workspace: str | Path, probes: dict[str, str | None] | 
         result = _train(exp, workspace, folder, probe_frames, progress)
     model = train.load_model(folder / "model")
     for label, occluder in probes.items():
-        if label in result["probes"]:
+        if "core" in result["probes"].get(label, {}):
             continue
         pr = probe(workspace, exp, probe_frames, occluder)
-        per = pr.per_face(pr.swap(model, exp.target))
+        swapped = pr.swap(model, exp.target)
+        per = pr.per_face(swapped)
         result["probes"][label] = {"occluder": occluder, **pr.score(model, exp.target),
                                    "baseline": pr.baseline(), "ceiling": pr.ceiling(),
+                                   "core": pr.core_scores(swapped), "core_baseline": pr.core_scores(pr.source),
                                    "yaw": pr.yaw.round(2).tolist(),
                                    **{k: np.round(v, 5).tolist() for k, v in per.items()}}
     _save_json(result_file, result)
@@ -202,6 +205,12 @@ def steps_to_reach(curve: list[dict], level: float, key: str = "ssim") -> int | 
     return None
 
 
+def smooth(curve: list[dict], k: int = 3, key: str = "ssim") -> list[dict]:
+    """The curve with `key` replaced by the trailing mean of the last `k` measurements (less noise)."""
+    vals = [row[key] for row in curve]
+    return [{**row, key: float(np.mean(vals[max(0, i - k + 1):i + 1]))} for i, row in enumerate(curve)]
+
+
 def table(results: list[dict], label: str, values: list, on: str = "plain") -> list[dict]:
     """One row per result: the varied setting and the scores on one probe (a tidy table for printing)."""
     rows = []
@@ -224,4 +233,5 @@ def print_table(rows: list[dict]) -> None:
         print("  ".join(str(r[c]).ljust(width[c]) for c in cols))
 
 
-__all__ = ["Experiment", "face_set", "load", "print_table", "probe", "probe_clip", "run", "steps_to_reach", "table"]
+__all__ = ["Experiment", "face_set", "load", "print_table", "probe", "probe_clip", "run", "smooth", "steps_to_reach",
+           "table"]

@@ -46,6 +46,7 @@ class SwapProbe:
     yaw: np.ndarray  # (N,) the source frames' yaw
     frames: np.ndarray  # (N,) frame indices
     own: torch.Tensor  # (N, 3, S, S) the truth aligned by B's own landmarks: what a perfect decoder B draws
+    core: torch.Tensor | None = None  # (N, 1, S, S) the face core of A (whatever covers it), eroded
 
     @classmethod
     def from_clip(cls, clip: str | Path, target: synth.Identity | str, n: int = 16, size: int = 64,
@@ -57,9 +58,11 @@ class SwapProbe:
         idx = np.linspace(0, len(video) - 1, n).astype(int) if frames is None else np.asarray(frames)
         crop = int(round(size / coverage))
         lo = (crop - size) // 2
-        src, tru, msk, own = [], [], [], []
+        src, tru, msk, own, core = [], [], [], [], []
         for i in idx:
             m = align.alignment_matrix(truth.landmarks[i], crop)
+            hull = align.core_mask(align.transform_points(truth.landmarks[i], m), (crop, crop))
+            core.append(cv2.erode(hull[lo:lo + size, lo:lo + size], np.ones((3, 3), np.uint8)))
             r = synth.swap_truth(target, truth, int(i))
             src.append(align.crop(video[i], m, crop)[lo:lo + size, lo:lo + size])
             tru.append(align.crop(r.frame, m, crop)[lo:lo + size, lo:lo + size])
@@ -68,7 +71,8 @@ class SwapProbe:
             msk.append(cv2.erode(mk, np.ones((3, 3), np.uint8)))
         return cls(augment.to_tensor(np.stack(src)), augment.to_tensor(np.stack(tru)),
                    torch.from_numpy(np.stack(msk))[:, None].float() / 255,
-                   np.array([truth.conditions[i].yaw for i in idx]), idx, augment.to_tensor(np.stack(own)))
+                   np.array([truth.conditions[i].yaw for i in idx]), idx, augment.to_tensor(np.stack(own)),
+                   torch.from_numpy(np.stack(core))[:, None].float() / 255)
 
     @torch.no_grad()
     def swap(self, model, to: str) -> torch.Tensor:
@@ -79,6 +83,11 @@ class SwapProbe:
     def score(self, model, to: str) -> dict[str, float]:
         """Masked SSIM / PSNR / L1 of the model's swap against the truth."""
         return scores(self.swap(model, to), self.truth, self.mask)
+
+    def core_scores(self, pred: torch.Tensor) -> dict[str, float]:
+        """The same scores over A's face core whatever is in front of it (a microphone counts), for a swap
+        from `swap` or for `self.source` (the no-swap baseline)."""
+        return scores(pred, self.truth, self.core)
 
     def per_face(self, sw: torch.Tensor) -> dict[str, np.ndarray]:
         """Masked L1 and SSIM against the truth, and the identity score, of each of N faces (a swap from

@@ -221,3 +221,12 @@ def test_checkpoint_of_the_model_loads_with_its_training_coverage(trained_pair):
     model, state = train.load_model(trained_pair[1], with_state=True)
     sw = convert.Swapper(trained_pair[1], "ines", "cascade")
     assert sw.coverage == state["train_config"]["coverage"] and sw.to == "ines"
+
+
+def test_faces_below_the_size_or_score_limit_pass_through_untouched(clip, trained_pair):
+    frames, _ = media.read_frames(clip, max_frames=2)
+    truth = detect.get_detector("truth", clip=clip)
+    for opts in (convert.SwapOptions(min_size=10_000), convert.SwapOptions(min_score=2.0)):
+        sw = convert.Swapper(trained_pair[1], "tomas", truth, options=opts)
+        assert sw.find(list(frames), [0, 1]) == [[], []]
+        assert np.array_equal(sw.swap_frame(frames[1], 1), frames[1])

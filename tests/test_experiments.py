@@ -54,6 +54,14 @@ def test_by_yaw_bins_absolute_yaw():
                     {"yaw": "60-90", "n": 3, "mean": pytest.approx(19 / 3)}]
 
 
+def test_probe_core_mask_covers_the_microphone_that_the_skin_mask_leaves_out(tmp_path):
+    exp = experiments.Experiment()
+    mic = experiments.probe(tmp_path, exp, frames=6, occluder="microphone")
+    frontal = int(np.argmin(np.abs(mic.yaw)))
+    skin, core = mic.mask[frontal, 0] > 0.5, mic.core[frontal, 0] > 0.5
+    assert core.sum() > 200 and (core & ~skin).sum() > 50  # the microphone hides part of the core
+
+
 def test_steps_to_reach():
     curve = [{"step": s, "ssim": v} for s, v in ((0, 0.5), (50, 0.6), (100, 0.58), (150, 0.7))]
     assert experiments.steps_to_reach(curve, 0.6) == 50
@@ -84,6 +92,7 @@ def test_run_trains_scores_and_caches(tiny):
     for probe in ("plain", "mic"):
         p = r["probes"][probe]
         assert len(p["face_l1"]) == len(p["yaw"]) == 6 and 0 < p["ssim"] < 1 and p["baseline"]["ssim"] < 1
+        assert 0 < p["core"]["ssim"] < 1 and p["core_baseline"]["l1"] > 0
     folder = ws / "experiments" / "runs" / base.key()
     stamp = (folder / "model" / "latest").stat().st_mtime_ns
     again = experiments.run(base, ws, {"plain": None, "mic": "microphone"}, probe_frames=6)
@@ -113,3 +122,9 @@ def test_fine_tune_starts_from_the_trained_pair(tiny):
 def test_batch_larger_than_the_face_set_is_a_clear_error(tmp_path):
     with pytest.raises(FaceswapError, match="batch size 16 is larger"):
         experiments.run(experiments.Experiment(faces=8, steps=2, batch_size=16), tmp_path, probe_frames=4)
+
+
+def test_smooth_is_a_trailing_mean():
+    curve = [{"step": s, "ssim": v} for s, v in ((0, 0.3), (10, 0.6), (20, 0.3), (30, 0.9))]
+    assert [round(r["ssim"], 6) for r in experiments.smooth(curve)] == [0.3, 0.45, 0.4, 0.6]
+    assert [r["step"] for r in experiments.smooth(curve)] == [0, 10, 20, 30]
