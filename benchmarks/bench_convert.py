@@ -2,6 +2,7 @@
 time: decode, detect, swap a batch of one, blend, encode), same model, detector and options, in one run.
 
     .venv/bin/python benchmarks/bench_convert.py [--frames 150] [--height 720] [--detector truth|cascade]
+                                                 [--detect-every N]
 
 Prints frames/s of both, their ratio, and where the time goes. The model is a freshly initialised `lite`
 (or `--model DIR`): speed does not depend on the weights. The cast clip is rendered once and cached.
@@ -58,6 +59,7 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--detector", default="truth", choices=["truth", "cascade"])
     ap.add_argument("--model", help="a trained model folder (default: a fresh lite model)")
+    ap.add_argument("--detect-every", type=int, default=1, help="detect on every Nth frame (both loops)")
     ap.add_argument("--chunk", type=int, default=16, help="frames per model batch in the pipeline")
     ap.add_argument("--repeats", type=int, default=2, help="runs of each; the best is reported")
     ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "faceswap-bench"))
@@ -73,9 +75,11 @@ def main() -> None:
         print(f"rendered {clip.name} in {time.perf_counter() - t0:.0f} s")
     model = args.model or FaceSwapModel.create("lite", ["ines", "tomas"], seed=0)
     det = detect.get_detector(args.detector, clip=clip)
-    swapper = convert.Swapper(model, "tomas", det, options=convert.SwapOptions(color="lab"))
+    swapper = convert.Swapper(model, "tomas", det, options=convert.SwapOptions(color="lab",
+                                                                             detect_every=args.detect_every))
     info = media.probe(clip)
-    print(f"clip {info.width}x{info.height}, {info.frames} frames; detector {det.name}; "
+    print(f"clip {info.width}x{info.height}, {info.frames} frames; detector {det.name} every "
+          f"{args.detect_every} frame(s); "
           f"torch threads {torch.get_num_threads()}")
 
     best_naive, best_pipe = None, None

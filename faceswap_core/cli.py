@@ -85,7 +85,7 @@ def _convert(args: argparse.Namespace) -> None:
     from . import convert
 
     opts = convert.SwapOptions(color=args.color, blend=args.blend, erode=args.erode, feather=args.feather,
-                               min_size=args.min_size, batch_size=args.batch_size)
+                               min_size=args.min_size, batch_size=args.batch_size, detect_every=args.detect_every)
     detector = args.detector
     if detector == "truth":
         from . import detect
@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--feather", type=float, default=0.08, help="mask edge softness, fraction of the face size")
     p.add_argument("--min-size", type=float, default=24, help="leave faces smaller than this (pixels) untouched")
     p.add_argument("--batch-size", type=int, default=32, help="faces per model call")
+    p.add_argument("--detect-every", type=int, default=1,
+                   help="detect faces on every Nth frame only, interpolating between (faster, less exact)")
     p.add_argument("--start", type=float, default=0.0, help="seconds into the input to start")
     p.add_argument("--end", type=float, help="seconds into the input to stop")
     p.add_argument("--resize", type=int, help="output height in pixels (aspect kept)")

@@ -47,6 +47,7 @@ class SwapOptions:
     min_size: float = 24.0  # faces with a smaller box side (pixels) are left untouched
     min_score: float = 0.0  # ... and faces the detector is less sure of
     batch_size: int = 32  # faces per model call
+    detect_every: int = 1  # run the detector on every Nth frame; landmarks in between are interpolated
 
     def __post_init__(self):
         if self.color not in COLOR_MODES:
@@ -55,6 +56,8 @@ class SwapOptions:
             raise FaceswapError(f"blending {self.blend!r}: use one of {', '.join(BLEND_MODES)}")
         if self.batch_size < 1:
             raise FaceswapError(f"batch size {self.batch_size}: give at least 1")
+        if self.detect_every < 1:
+            raise FaceswapError(f"detect every {self.detect_every} frames: give at least 1")
 
 
 @dataclass
@@ -64,6 +67,17 @@ class Aligned:
     face: detect.Face
     crop: np.ndarray  # (S, S, 3) uint8: what the encoder sees
     matrix: np.ndarray  # 2x3, frame pixels -> crop pixels
+
+
+def _nearest(face: detect.Face, faces: list[detect.Face]) -> detect.Face:
+    centre = lambda f: (f.box[:2] + f.box[2:]) / 2  # noqa: E731
+    return min(faces, key=lambda f: float(np.linalg.norm(centre(f) - centre(face))))
+
+
+def _between(a: detect.Face, b: detect.Face, t: float) -> detect.Face:
+    """A face a fraction `t` of the way from detection `a` to detection `b` (boxes and landmarks)."""
+    return detect.Face((1 - t) * a.box + t * b.box, ((1 - t) * a.landmarks + t * b.landmarks).astype(np.float32),
+                       min(a.score, b.score), a.detector)
 
 
 def match_color(src: np.ndarray, ref: np.ndarray, mode: str = "lab") -> np.ndarray:
@@ -126,14 +140,43 @@ class Swapper:
         self.coverage = coverage or 0.625  # the centre of the padded crop that training showed the network
         self.detector = detector if isinstance(detector, detect.Detector) else \
             detect.get_detector(detector, clip=clip, device=self.device)
+        self._held: tuple[int, list[detect.Face]] | None = None  # the last detection (frame index, faces)
+        self._counter = 0
 
     # -------------------------------------------------------------------------------------- stages
 
     def find(self, frames: list[np.ndarray], indices: list[int] | None = None) -> list[list[detect.Face]]:
         """Faces worth swapping in each frame (too small or unsure detections are left out)."""
         o = self.options
-        return [[f for f in faces if f.size >= o.min_size and f.score >= o.min_score]
-                for faces in self.detector.detect_batch(frames, indices)]
+        if o.detect_every == 1:
+            found = self.detector.detect_batch(frames, indices)
+        else:  # frames given without their index count on from the last call
+            indices = indices if indices is not None else list(range(self._counter, self._counter + len(frames)))
+            self._counter = indices[-1] + 1 if indices else self._counter
+            found = self._sparse_detect(frames, indices)
+        return [[f for f in faces if f.size >= o.min_size and f.score >= o.min_score] for faces in found]
+
+    def _sparse_detect(self, frames: list[np.ndarray], indices: list[int]) -> list[list[detect.Face]]:
+        """Detect on every `detect_every`-th frame (and after a gap); in between, move each face linearly
+        from the detection before to the one after (frames after the batch's last detection keep it)."""
+        every = self.options.detect_every
+        held = self._held if self._held is not None and 0 < indices[0] - self._held[0] <= every else None
+        keys = [k for k, i in enumerate(indices) if i % every == 0 or (k == 0 and held is None)]
+        found = self.detector.detect_batch([frames[k] for k in keys], [indices[k] for k in keys])
+        anchors = ([held] if held else []) + [(indices[k], f) for k, f in zip(keys, found)]
+        out = []
+        for i in indices:
+            before = max((a for a in anchors if a[0] <= i), key=lambda a: a[0], default=None)
+            after = min((a for a in anchors if a[0] >= i), key=lambda a: a[0], default=None)
+            if before is None:
+                out.append(after[1])
+            elif after is None or after[0] == before[0] or len(after[1]) != len(before[1]):
+                out.append(before[1])
+            else:
+                t = (i - before[0]) / (after[0] - before[0])
+                out.append([_between(f0, _nearest(f0, after[1]), t) for f0 in before[1]])
+        self._held = anchors[-1]
+        return out
 
     def align(self, frame: np.ndarray, face: detect.Face) -> Aligned:
         """The model's view of a face: the central `coverage` of the padded aligned crop, at model size."""

@@ -95,6 +95,7 @@ def test_latent_explorer_slider_redraws_the_face_in_jupyterlab(lab, tmp_path):
             page.wait_for_function("() => window.jupyterapp && document.querySelector("
                                    "'.jp-Notebook-ExecutionIndicator[data-status=\"idle\"]')", timeout=120_000)
             for _ in range(6):  # Run > Run All Cells; early after loading, the kernel may not take it yet
+                page.locator(".jp-Notebook .jp-Cell").first.click()  # the command acts on the focused notebook
                 page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
                 try:
                     page.wait_for_function("() => Array.from(document.querySelectorAll('.jp-InputArea-prompt'))"

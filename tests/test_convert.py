@@ -230,3 +230,28 @@ def test_faces_below_the_size_or_score_limit_pass_through_untouched(clip, traine
         sw = convert.Swapper(trained_pair[1], "tomas", truth, options=opts)
         assert sw.find(list(frames), [0, 1]) == [[], []]
         assert np.array_equal(sw.swap_frame(frames[1], 1), frames[1])
+
+
+def test_detecting_every_nth_frame_interpolates_the_landmarks_in_between(clip):
+    frames, _ = media.read_frames(clip, max_frames=12)
+    truth = detect.get_detector("truth", clip=clip)
+    calls = []
+
+    class Counting(detect.Detector):
+        def detect(self, frame, index=None):
+            calls.append(index)
+            return truth.detect(frame, index)
+
+    from faceswap_core.model import FaceSwapModel
+
+    sw = convert.Swapper(FaceSwapModel.create("lite", ["ines", "tomas"]), "tomas", Counting(),
+                         options=convert.SwapOptions(detect_every=4))
+    found = sw.find(list(frames[:6]), list(range(6))) + sw.find(list(frames[6:]), list(range(6, 12)))
+    assert calls == [0, 4, 8]  # frames 9-11 come after the last detection: they keep it
+    t = synth.load_truth(clip)
+    for i in (2, 6):  # halfway between detections: the mean of the two detected landmark sets
+        expect = (t.landmarks[i - 2, :, :2] + t.landmarks[i + 2, :, :2]) / 2
+        assert np.allclose(found[i][0].landmarks, expect, atol=1e-3)
+    assert np.array_equal(found[10][0].landmarks, found[8][0].landmarks)
+    with pytest.raises(FaceswapError, match="detect every 0"):
+        convert.SwapOptions(detect_every=0)
