@@ -110,12 +110,13 @@ def run(exp: Experiment, workspace: str | Path, probes: dict[str, str | None] | 
         result = _train(exp, workspace, folder, probe_frames, progress)
     model = train.load_model(folder / "model")
     for label, occluder in probes.items():
-        if "core" in result["probes"].get(label, {}):
-            continue
+        clip = probe_clip(workspace, exp.source_identity(), probe_frames, occluder, exp.seed)
+        if result["probes"].get(label, {}).get("clip") == clip.name:
+            continue  # scored before, on the same probe clip
         pr = probe(workspace, exp, probe_frames, occluder)
         swapped = pr.swap(model, exp.target)
         per = pr.per_face(swapped)
-        result["probes"][label] = {"occluder": occluder, **pr.score(model, exp.target),
+        result["probes"][label] = {"occluder": occluder, "clip": clip.name, **pr.score(model, exp.target),
                                    "baseline": pr.baseline(), "ceiling": pr.ceiling(),
                                    "core": pr.core_scores(swapped), "core_baseline": pr.core_scores(pr.source),
                                    "yaw": pr.yaw.round(2).tolist(),

@@ -273,13 +273,17 @@ def _body_parts(p: Identity) -> list[_Ellipsoid]:
 
 
 def _mic_parts(p: Identity, rot: np.ndarray) -> list[_Ellipsoid]:
-    """A hand-held microphone in front of the mouth (camera-aligned, placed from the head pose)."""
+    """A hand-held microphone in front of the mouth (camera-aligned, placed from the head pose); its head
+    hides the middle of the lips from the camera."""
     mouth = rot @ np.array([0.0, p.mouth_y - 0.05, p.head_d * 0.9])
-    x, y, z = mouth[0], mouth[1] - 0.12, mouth[2] + 0.45
+    x, y, z = mouth[0], mouth[1] + 0.02, mouth[2] + 0.45
     return [
         _Ellipsoid("mic_head", "mic", (x, y, z), (0.17, 0.17, 0.17)),
         _Ellipsoid("mic_handle", "mic_handle", (x, y - 0.75, z - 0.1), (0.07, 0.65, 0.07)),
     ]
+
+
+MIC_VERSION = 2  # bumped when the microphone moves, so cached renders with the old one are not reused
 
 
 def _lid_curves(p: Identity, s: np.ndarray, blink: float) -> tuple[np.ndarray, np.ndarray]:
