@@ -20,11 +20,12 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PROFILES: dict[str, dict] = {
     "ci": {"FRAMES": 24, "IMAGE_SIZE": 128, "STEPS": 30, "BATCH_SIZE": 8,
            "chapters": {"07": {"FACES": 16, "FACE_COUNTS": [8, 16], "SIZE_SEEDS": [0], "PROBE_FRAMES": 8, "STEPS": 10},
-                        "08": {"FACES": 16, "PROBE_FRAMES": 8, "STEPS": 10, "EVAL_EVERY": 5}}},
+                        "08": {"FACES": 16, "PROBE_FRAMES": 8, "STEPS": 10, "EVAL_EVERY": 5, "REPEATS": 1}}},
     "quick": {"FRAMES": 150, "IMAGE_SIZE": 256, "STEPS": 600, "BATCH_SIZE": 32,
               "chapters": {"07": {"FACE_COUNTS": [30, 100, 300], "SIZE_SEEDS": [0], "PROBE_FRAMES": 24, "STEPS": 150,
                                   "BATCH_SIZE": 16},
-                           "08": {"PROBE_FRAMES": 24, "STEPS": 150, "BATCH_SIZE": 16, "EVAL_EVERY": 25}}},
+                           "08": {"PROBE_FRAMES": 24, "STEPS": 150, "BATCH_SIZE": 16, "EVAL_EVERY": 25,
+                                  "REPEATS": 1}}},
     "full": {},
 }
 

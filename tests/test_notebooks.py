@@ -137,7 +137,8 @@ def test_07_measures_the_three_failure_cases(ci_run):
 def test_08_compares_fine_tuning_with_training_from_scratch(ci_run):
     ws, run = ci_run
     r = read_results(run / "08_reuse_a_model.ipynb")
-    assert r["steps"] == 10 and r["eval_every"] == 5
+    assert r["steps"] == 10 and r["eval_every"] == 5 and r["seeds"] == [0]  # REPEATS 1 at CI size
     assert set(r["final_ssim"]) == {"from scratch", "fine-tuned from ines<->tomas"}
-    assert r["steps_scratch"] is not None and 0 < r["level_ssim"] < 1
+    row = r["per_seed"][0]
+    assert row["steps_scratch"] is not None and 0 < row["level_ssim"] < 1
     assert isinstance(r["verdict"], str) and r["verdict"]
