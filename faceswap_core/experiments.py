@@ -79,7 +79,8 @@ def probe_clip(workspace: str | Path, who: synth.Identity, frames: int, occluder
     """A held-out clip of a cast member (a motion seed no training clip uses), full head turns, at least
     `frames` and at most 10 s long (cached)."""
     n = max(frames, 250)
-    clip = _root(workspace) / "data" / "probes" / f"{who.name}-{n}f-{occluder or 'plain'}-s{seed}.mp4"
+    kind = f"{occluder}{synth.MIC_VERSION}" if occluder == "microphone" else occluder or "plain"
+    clip = _root(workspace) / "data" / "probes" / f"{who.name}-{n}f-{kind}-s{seed}.mp4"
     if not clip.exists():
         synth.render_clip(who, n, clip, size=CLIP_SIZE, seed=9000 + seed, occluder=occluder)
     return clip
