@@ -86,12 +86,7 @@ def _convert(args: argparse.Namespace) -> None:
 
     opts = convert.SwapOptions(color=args.color, blend=args.blend, erode=args.erode, feather=args.feather,
                                min_size=args.min_size, batch_size=args.batch_size, detect_every=args.detect_every)
-    detector = args.detector
-    if detector == "truth":
-        from . import detect
-
-        detector = detect.get_detector("truth", clip=args.input)
-    swapper = convert.Swapper(args.model, args.to, detector, options=opts)
+    swapper = convert.Swapper(args.model, args.to, args.detector, options=opts, clip=args.input)
     summary = convert.convert_video(args.input, args.out, swapper, start=args.start, end=args.end,
                                     resize=args.resize, side_by_side=args.side_by_side,
                                     provenance=not args.no_provenance, overwrite=args.overwrite,

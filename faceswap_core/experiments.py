@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -44,9 +45,7 @@ class Experiment:
 
     def key(self) -> str:
         """A short name that changes whenever a setting changes."""
-        d = asdict(self)
-        d["init"] = self.init.key() if self.init else None
-        digest = hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
+        digest = hashlib.sha1(json.dumps(_plain(self), sort_keys=True).encode()).hexdigest()[:10]
         return f"{self.source}-{self.target}-{self.faces}f-{digest}"
 
     def source_identity(self) -> synth.Identity:
@@ -133,11 +132,9 @@ def load(exp: Experiment, workspace: str | Path) -> FaceSwapModel:
 
 def _train(exp: Experiment, workspace, folder: Path, probe_frames: int, progress: bool) -> dict:
     a, b = exp.source_identity(), synth.get_identity(exp.target)
-    sets = {a.name: face_set(workspace, a, exp.faces, 90.0, exp.seed),
-            b.name: face_set(workspace, b, exp.faces, exp.target_yaw, exp.seed + 1)}
-    faces = {}
-    for role, path in zip(("source", "target"), sets.values()):
-        faces[exp.source if role == "source" else exp.target] = faceset.FaceSet(path).arrays(size=CROP, coverage=1.0)
+    sets = {exp.source: face_set(workspace, a, exp.faces, 90.0, exp.seed),
+            exp.target: face_set(workspace, b, exp.faces, exp.target_yaw, exp.seed + 1)}
+    faces = {p: faceset.FaceSet(path).arrays(size=CROP, coverage=1.0) for p, path in sets.items()}
     if exp.batch_size > min(len(f[0]) for f in faces.values()):
         raise FaceswapError(f"batch size {exp.batch_size} is larger than a face set ({exp.faces} faces): lower it")
     persons = [exp.source, exp.target]
@@ -149,8 +146,6 @@ def _train(exp: Experiment, workspace, folder: Path, probe_frames: int, progress
     cfg = train.TrainConfig(batch_size=exp.batch_size, lr=exp.lr, seed=exp.seed)
     model_dir = folder / "model"
     if model_dir.exists():  # an earlier run was interrupted before its result was written: start over
-        import shutil
-
         shutil.rmtree(model_dir)
     trainer = train.Trainer(model, faces, model_dir, cfg)
     pr = probe(workspace, exp, probe_frames)
