@@ -18,14 +18,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from faceswap_core import convert, detect, media, synth
+from faceswap_core import convert, detect, media, swap, synth
 from faceswap_core.model import FaceSwapModel
 
 
-def naive(source: Path, output: Path, swapper: convert.Swapper, fps: float) -> tuple[int, dict[str, float]]:
+def naive(source: Path, output: Path, swapper: swap.Swapper, fps: float) -> tuple[int, dict[str, float]]:
     """The reference: every stage for one frame before the next frame starts; the model sees one face."""
     spent = dict.fromkeys(("decode", "detect+align", "model", "blend+label", "encode"), 0.0)
     n = 0
+    track = swapper.start()  # detections of this video (when detecting every Nth frame)
     with media.VideoWriter(output, fps, audio_from=source, overwrite=True, metadata=convert.PROVENANCE) as w:
         frames = media.iter_frames(source)
         while True:
@@ -35,7 +36,7 @@ def naive(source: Path, output: Path, swapper: convert.Swapper, fps: float) -> t
                 break
             t, frame = item
             t1 = time.perf_counter()
-            faces = swapper.find([frame], [int(round(t * fps))])[0]
+            faces = swapper.find([frame], [int(round(t * fps))], track)[0]
             aligned = [swapper.align(frame, f) for f in faces]
             t2 = time.perf_counter()
             decoded = [swapper.decode(a.crop[None])[0] for a in aligned]  # the model sees one face at a time
@@ -75,8 +76,7 @@ def main() -> None:
         print(f"rendered {clip.name} in {time.perf_counter() - t0:.0f} s")
     model = args.model or FaceSwapModel.create("lite", ["ines", "tomas"], seed=0)
     det = detect.get_detector(args.detector, clip=clip)
-    swapper = convert.Swapper(model, "tomas", det, options=convert.SwapOptions(color="lab",
-                                                                             detect_every=args.detect_every))
+    swapper = swap.Swapper(model, "tomas", det, options=swap.SwapOptions(color="lab", detect_every=args.detect_every))
     info = media.probe(clip)
     print(f"clip {info.width}x{info.height}, {info.frames} frames; detector {det.name} every "
           f"{args.detect_every} frame(s); "

@@ -16,29 +16,30 @@ from . import synth
 
 INNER = slice(17, 68)  # brows, eyes, nose, mouth: the jaw line is left out of the fit
 PADDING = 48 / 256  # the classic crop: the template box fills the centre 160 px of 256
+CORE = 1 - 2 * PADDING  # the face core's share of the padded crop's side (160 / 256): what the network sees
 
 
 @lru_cache(maxsize=1)
 def mean_face_3d() -> np.ndarray:
-    """A generic 3D face: the 68 landmarks averaged over many made-up people (head units, y up, z out)."""
+    """A generic 3D face: the 68 landmarks averaged over many made-up people (head units, y up, z out);
+    read-only, since one array serves the whole process."""
     people = list(synth.CAST.values()) + [synth.Identity.random(s) for s in range(40)]
-    neutral = synth.Condition()
-    pts = []
-    for p in people:
-        xy = synth._landmarks_head(p, neutral)
-        z = synth._surface_z(synth._head_parts(p), xy)
-        pts.append(np.c_[xy, z])
-    return np.mean(pts, axis=0)
+    return _frozen(np.mean([synth.landmarks_3d(p) for p in people], axis=0))
 
 
 @lru_cache(maxsize=8)
 def template(yaw: float = 0.0) -> np.ndarray:
     """The mean face, (68, 2) with y down, in units where the frontal view's 51 inner points span [0, 1];
-    `yaw` turns the head first (degrees), for placing landmarks on profile detections."""
+    `yaw` turns the head first (degrees), for placing landmarks on profile detections. Read-only."""
     front = mean_face_3d()[:, :2] * [1, -1]
     lo, hi = front[INNER].min(0), front[INNER].max(0)
     p = (mean_face_3d() @ synth.rotation(yaw, 0, 0).T)[:, :2] * [1, -1] if yaw else front
-    return ((p - lo) / (hi - lo)).astype(np.float64)
+    return _frozen(((p - lo) / (hi - lo)).astype(np.float64))
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
 
 
 def umeyama(src: np.ndarray, dst: np.ndarray, scale: bool = True) -> np.ndarray:
@@ -60,6 +61,23 @@ def alignment_matrix(landmarks: np.ndarray, size: int = 256, padding: float = PA
     """The 2x3 transform taking a frame to an aligned crop of `size` px (the inner template box inset by `padding`)."""
     dst = (padding + template()[INNER] * (1 - 2 * padding)) * size
     return umeyama(np.asarray(landmarks)[INNER, :2], dst)
+
+
+def padding_for(coverage: float = CORE) -> float:
+    """The padding whose aligned crop shows exactly the central `coverage` of the classic padded crop."""
+    return (1 - CORE / coverage) / 2
+
+
+def view_matrix(landmarks: np.ndarray, size: int, coverage: float = CORE) -> np.ndarray:
+    """The 2x3 transform from a frame to the network's view of a face: the central `coverage` of the
+    classic padded crop, at `size` px (the face core itself when `coverage` is `CORE`)."""
+    return alignment_matrix(landmarks, size, padding_for(coverage))
+
+
+def central(size: int, coverage: float = CORE) -> slice:
+    """The slice of a padded crop of `size` px that keeps its central `coverage` (rows or columns)."""
+    lo = int(round(size * (1 - coverage) / 2))
+    return slice(lo, size - lo)
 
 
 def invert(matrix: np.ndarray) -> np.ndarray:

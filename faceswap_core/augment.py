@@ -14,6 +14,8 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
+from .align import CORE
+
 
 @dataclass(frozen=True)
 class TransformRange:
@@ -60,7 +62,7 @@ def warp_offsets(n: int, gen: torch.Generator, points: int = 5, sigma: float = 5
     return torch.randn(n, 2, points, points, generator=gen) * sigma * strength
 
 
-def random_warp(images: torch.Tensor, gen: torch.Generator, size: int = 64, coverage: float = 0.625,
+def random_warp(images: torch.Tensor, gen: torch.Generator, size: int = 64, coverage: float = CORE,
                 strength: float = 1.0, points: int = 5, masks: torch.Tensor | None = None,
                 offsets: torch.Tensor | None = None):
     """The classic warp: a coarse grid of control points over the face core, each jittered by a normal
@@ -93,14 +95,14 @@ def _upsampler(points: int, size: int) -> torch.Tensor:
     return rows[:, 0, margin:margin + size, 0].T.contiguous()
 
 
-def control_points(size: int, coverage: float = 0.625, points: int = 5) -> torch.Tensor:
+def control_points(size: int, coverage: float = CORE, points: int = 5) -> torch.Tensor:
     """Pixel positions (points, points, 2) of the warp's control grid on a crop of `size` (for figures)."""
     lin = (torch.linspace(-coverage, coverage, points) + 1) / 2 * size
     gy, gx = torch.meshgrid(lin, lin, indexing="ij")
     return torch.stack([gx, gy], -1)
 
 
-def training_pair(images: torch.Tensor, gen: torch.Generator, size: int = 64, coverage: float = 0.625,
+def training_pair(images: torch.Tensor, gen: torch.Generator, size: int = 64, coverage: float = CORE,
                   masks: torch.Tensor | None = None, ranges: TransformRange = TransformRange(),
                   warp: float = 1.0):
     """Random transform then random warp: (input, target, target mask or None) for one training batch."""

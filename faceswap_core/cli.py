@@ -50,25 +50,16 @@ def _extract(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
     from . import train
-    from .model import FaceSwapModel
+    from .workspace import model_dir
 
     distributed = train.init_distributed()
-    out = Path(args.workspace) / "models" / (args.model or f"{'-'.join(args.persons)}-{args.config}")
+    out = model_dir(args.workspace, args.persons, args.config, args.model)
     faces = train.load_faces(args.workspace, args.persons)
     cfg = dict(batch_size=args.batch_size, lr=args.lr, seed=args.seed, masked=args.masked,
                ssim_weight=args.ssim, preview_every=args.preview_every, checkpoint_every=args.checkpoint_every)
-    if args.resume:
-        trainer = train.Trainer.resume(out, faces, **cfg)
-        if trainer.model.config.name != args.config:
-            raise FaceswapError(f"{out}: holds a {trainer.model.config.name!r} model, not {args.config!r}")
-    else:
-        if train.checkpoints(out):
-            raise FaceswapError(f"{out}: already has checkpoints; pass --resume to continue, or --model NEW")
-        model = FaceSwapModel.create(args.config, args.persons, seed=args.seed)
-        trainer = train.Trainer(model, faces, out, train.TrainConfig(**cfg))
+    trainer = train.open_trainer(out, faces, args.persons, args.config, train.TrainConfig(**cfg),
+                                 resume=args.resume, **(cfg if args.resume else {}))
     try:
         trainer.train(args.steps)
     finally:
@@ -82,11 +73,11 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _convert(args: argparse.Namespace) -> None:
-    from . import convert
+    from . import convert, swap
 
-    opts = convert.SwapOptions(color=args.color, blend=args.blend, erode=args.erode, feather=args.feather,
-                               min_size=args.min_size, batch_size=args.batch_size, detect_every=args.detect_every)
-    swapper = convert.Swapper(args.model, args.to, args.detector, options=opts, clip=args.input)
+    opts = swap.SwapOptions(color=args.color, blend=args.blend, erode=args.erode, feather=args.feather,
+                            min_size=args.min_size, batch_size=args.batch_size, detect_every=args.detect_every)
+    swapper = swap.Swapper(args.model, args.to, args.detector, options=opts, clip=args.input)
     summary = convert.convert_video(args.input, args.out, swapper, start=args.start, end=args.end,
                                     resize=args.resize, side_by_side=args.side_by_side,
                                     provenance=not args.no_provenance, overwrite=args.overwrite,

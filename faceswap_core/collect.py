@@ -16,12 +16,12 @@ from pathlib import Path
 
 from . import media, synth
 from .errors import FaceswapError
+from .workspace import AtomicPath, clips_dir, write_json
 
 SYNTHETIC = "synthetic:"
 LICENCE_SYNTHETIC = "synthetic cast member made up by faceswap-lab: no real person is shown; free to use"
 LICENCE_REAL = ("real footage: use it only with the rights to the clip and the consent of every person shown, "
                 "and label any swapped result as synthetic")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass
@@ -45,17 +45,6 @@ class ClipRecord:
         return clips_dir(workspace, person) / self.file
 
 
-def check_name(person: str) -> str:
-    """A person's name must be a safe folder name."""
-    if not _NAME.match(person):
-        raise FaceswapError(f"person name {person!r} must be letters, digits, '_', '.' or '-' (at most 64)")
-    return person
-
-
-def clips_dir(workspace: str | Path, person: str) -> Path:
-    return Path(workspace) / "clips" / check_name(person)
-
-
 def load_manifest(workspace: str | Path, person: str) -> list[ClipRecord]:
     """The clips collected so far for `person` (empty if none)."""
     path = clips_dir(workspace, person) / "manifest.json"
@@ -69,10 +58,8 @@ def load_manifest(workspace: str | Path, person: str) -> list[ClipRecord]:
 
 
 def _save_manifest(workspace: str | Path, person: str, clips: list[ClipRecord]) -> None:
-    path = clips_dir(workspace, person) / "manifest.json"
-    target = media.AtomicPath(path, overwrite=True)
-    target.tmp.write_text(json.dumps({"person": person, "clips": [asdict(c) for c in clips]}, indent=1))
-    target.commit()
+    write_json(clips_dir(workspace, person) / "manifest.json",
+               {"person": person, "clips": [asdict(c) for c in clips]}, indent=1)
 
 
 def parse_section(section: str | None) -> tuple[float, float | None]:
@@ -157,7 +144,7 @@ def collect(source: str, person: str, workspace: str | Path = "data", *, frames:
             if start > 0 or end is not None:
                 _trim(got, dest, start, end, info)
             else:
-                dest_tmp = media.AtomicPath(dest, overwrite=True)
+                dest_tmp = AtomicPath(dest, overwrite=True)
                 shutil.copyfile(got, dest_tmp.tmp)
                 dest_tmp.commit()
         licence = LICENCE_REAL

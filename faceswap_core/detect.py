@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import align, synth
+from . import align, media, synth
 from .errors import FaceswapError
 
 FAN_FILES = ("2DFAN4-11f355bf06.pth.tar", "s3fd-619a316812.pth")
@@ -319,6 +320,14 @@ def get_detector(name: str = "auto", clip: str | Path | None = None, device: str
     raise FaceswapError(f"unknown detector {name!r}: use auto, fan, cascade or truth")
 
 
+def choose(name: str, clips: Sequence[str | Path]) -> str:
+    """The detector to use on `clips`: `name`, except that "truth" needs every clip to be a cast clip with
+    its truth file; for any other clip (real footage) it becomes "auto"."""
+    if name == "truth" and not all(synth.truth_path(c).exists() for c in clips):
+        return "auto"
+    return name
+
+
 def nme(predicted: np.ndarray, truth: np.ndarray, visible: np.ndarray | None = None) -> float:
     """Normalised mean error: mean point distance over the inter-ocular distance (outer eye corners)."""
     truth = np.asarray(truth)[:, :2]
@@ -330,8 +339,6 @@ def nme(predicted: np.ndarray, truth: np.ndarray, visible: np.ndarray | None = N
 
 def landmark_errors(detector: Detector, clip: str | Path, max_frames: int | None = None) -> np.ndarray:
     """Per frame of a cast clip: (true yaw, found 0/1, NME of the best-matching face over visible points)."""
-    from . import media
-
     truth = synth.load_truth(clip)
     frames, _ = media.read_frames(clip, max_frames=max_frames)
     rows = []

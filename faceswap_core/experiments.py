@@ -4,7 +4,8 @@
 Every experiment goes through the real pipeline: render cast clips, extract face sets with the truth
 detector, train a `lite` model, score swaps of held-out frames against the truth (`metrics.SwapProbe`).
 Face sets, models and results are cached under ``<workspace>/experiments/`` by a key of the settings, so
-re-running a notebook re-uses them instead of retraining.
+re-running a notebook re-uses them instead of retraining. The verdicts drawn from these results live in
+`claims`.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from . import faceset, metrics, synth, train
+from .checkpoint import load_model
 from .errors import FaceswapError
-from .media import AtomicPath
-from .model import FaceSwapModel
+from .model import FaceSwapModel, fine_tune_start
+from .workspace import faces_dir, write_json
 
 CLIP_SIZE = 160  # frame size of the rendered clips: enough for 128 px aligned crops
 CROP = 128
@@ -64,7 +66,7 @@ def face_set(workspace: str | Path, who: synth.Identity, faces: int, yaw: float 
     """A face set of `faces` faces of a cast member whose head turns at most `yaw` degrees (cached)."""
     name = f"{who.name}-{faces}f-y{int(yaw)}-s{seed}"
     root = _root(workspace) / "data"
-    folder = faceset.faces_dir(root, name)
+    folder = faces_dir(root, name)
     if not folder.exists():
         clip = root / "clips" / f"{name}.mp4"
         if not clip.exists():
@@ -108,7 +110,7 @@ def run(exp: Experiment, workspace: str | Path, probes: dict[str, str | None] | 
     result = json.loads(result_file.read_text()) if result_file.exists() else None
     if result is None:
         result = _train(exp, workspace, folder, probe_frames, progress)
-    model = train.load_model(folder / "model")
+    model = load_model(folder / "model")
     for label, occluder in probes.items():
         clip = probe_clip(workspace, exp.source_identity(), probe_frames, occluder, exp.seed)
         if result["probes"].get(label, {}).get("clip") == clip.name:
@@ -121,13 +123,13 @@ def run(exp: Experiment, workspace: str | Path, probes: dict[str, str | None] | 
                                    "core": pr.core_scores(swapped), "core_baseline": pr.core_scores(pr.source),
                                    "yaw": pr.yaw.round(2).tolist(),
                                    **{k: np.round(v, 5).tolist() for k, v in per.items()}}
-    _save_json(result_file, result)
+    write_json(result_file, result)
     return result
 
 
 def load(exp: Experiment, workspace: str | Path) -> FaceSwapModel:
     """The trained model of an experiment that `run` has finished."""
-    return train.load_model(_root(workspace) / "runs" / exp.key() / "model")
+    return load_model(_root(workspace) / "runs" / exp.key() / "model")
 
 
 def _train(exp: Experiment, workspace, folder: Path, probe_frames: int, progress: bool) -> dict:
@@ -140,7 +142,7 @@ def _train(exp: Experiment, workspace, folder: Path, probe_frames: int, progress
     persons = [exp.source, exp.target]
     if exp.init is not None:
         base = run(exp.init, workspace, probe_frames=probe_frames, progress=progress)
-        model = _fine_tune_start(_root(workspace) / "runs" / base["key"] / "model", exp)
+        model = fine_tune_start(load_model(_root(workspace) / "runs" / base["key"] / "model"), exp.source, exp.target)
     else:
         model = FaceSwapModel.create("lite", persons, seed=exp.seed)
     cfg = train.TrainConfig(batch_size=exp.batch_size, lr=exp.lr, seed=exp.seed)
@@ -167,68 +169,10 @@ def _train(exp: Experiment, workspace, folder: Path, probe_frames: int, progress
             "baseline": pr.baseline(), "ceiling": pr.ceiling()}
 
 
-def _fine_tune_start(base_model: Path, exp: Experiment) -> FaceSwapModel:
-    """A model for (new source, target) that starts from a trained pair: the shared encoder and the
-    target's decoder are kept; the new source's decoder starts from the old source's."""
-    old = train.load_model(base_model)
-    if exp.target not in old.persons:
-        raise FaceswapError(f"{base_model}: has no decoder for {exp.target!r} to re-use; fine-tune a model that "
-                            f"knows {exp.target}")
-    model = FaceSwapModel(old.config, [exp.source, exp.target])
-    model.encoder.load_state_dict(old.encoder.state_dict())
-    model.decoders[exp.target].load_state_dict(old.decoders[exp.target].state_dict())
-    other = next(p for p in old.persons if p != exp.target)
-    model.decoders[exp.source].load_state_dict(old.decoders[other].state_dict())
-    return model
-
-
 def _plain(exp: Experiment) -> dict:
     d = asdict(exp)
     d["init"] = exp.init.key() if exp.init else None
     return d
 
 
-def _save_json(path: Path, data: dict) -> None:
-    target = AtomicPath(path, overwrite=True)
-    target.tmp.write_text(json.dumps(data))
-    target.commit()
-
-
-def steps_to_reach(curve: list[dict], level: float, key: str = "ssim") -> int | None:
-    """The first measured step at which `key` reaches `level` (None if it never does)."""
-    for row in curve:
-        if row[key] >= level:
-            return int(row["step"])
-    return None
-
-
-def smooth(curve: list[dict], k: int = 3, key: str = "ssim") -> list[dict]:
-    """The curve with `key` replaced by the trailing mean of the last `k` measurements (less noise)."""
-    vals = [row[key] for row in curve]
-    return [{**row, key: float(np.mean(vals[max(0, i - k + 1):i + 1]))} for i, row in enumerate(curve)]
-
-
-def table(results: list[dict], label: str, values: list, on: str = "plain") -> list[dict]:
-    """One row per result: the varied setting and the scores on one probe (a tidy table for printing)."""
-    rows = []
-    for v, r in zip(values, results):
-        p = r["probes"][on]
-        rows.append({label: v, "ssim": round(p["ssim"], 4), "l1": round(p["l1"], 4), "psnr": round(p["psnr"], 2),
-                     "baseline_ssim": round(p["baseline"]["ssim"], 4), "ceiling_ssim": round(p["ceiling"]["ssim"], 4),
-                     "train_seconds": r["seconds"]})
-    return rows
-
-
-def print_table(rows: list[dict]) -> None:
-    """Print tidy rows as an aligned text table."""
-    if not rows:
-        return
-    cols = list(rows[0])
-    width = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
-    print("  ".join(c.ljust(width[c]) for c in cols))
-    for r in rows:
-        print("  ".join(str(r[c]).ljust(width[c]) for c in cols))
-
-
-__all__ = ["Experiment", "face_set", "load", "print_table", "probe", "probe_clip", "run", "smooth", "steps_to_reach",
-           "table"]
+__all__ = ["Experiment", "face_set", "load", "probe", "probe_clip", "run"]

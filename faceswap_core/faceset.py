@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import align, detect, media
-from .collect import check_name
+from . import align, detect, media, pipeline
 from .errors import FaceswapError
+from .workspace import faces_dir
 
 META = "faces.json"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -44,10 +44,6 @@ class FaceRecord:
     score: float
     blur: float  # variance of the Laplacian of the crop: low = blurry
     size: float  # face box side in source pixels
-
-
-def faces_dir(workspace: str | Path, person: str) -> Path:
-    return Path(workspace) / "faces" / check_name(person)
 
 
 def blur_score(crop: np.ndarray) -> float:
@@ -120,14 +116,12 @@ class FaceSet:
     def arrays(self, size: int = 64, coverage: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """All faces and masks as uint8 arrays (N, size, size, 3) and (N, size, size), from the central
         `coverage` of each crop (default: the template box, the classic 'face core')."""
-        coverage = 1 - 2 * self.padding if coverage is None else coverage
-        lo = int(round(self.crop_size * (1 - coverage) / 2))
-        hi = self.crop_size - lo
+        keep = align.central(self.crop_size, 1 - 2 * self.padding if coverage is None else coverage)
         imgs = np.empty((len(self), size, size, 3), np.uint8)
         masks = np.empty((len(self), size, size), np.uint8)
         for i in range(len(self)):
-            imgs[i] = cv2.resize(self.image(i)[lo:hi, lo:hi], (size, size), interpolation=cv2.INTER_AREA)
-            masks[i] = cv2.resize(self.mask(i)[lo:hi, lo:hi], (size, size), interpolation=cv2.INTER_AREA)
+            imgs[i] = cv2.resize(self.image(i)[keep, keep], (size, size), interpolation=cv2.INTER_AREA)
+            masks[i] = cv2.resize(self.mask(i)[keep, keep], (size, size), interpolation=cv2.INTER_AREA)
         return imgs, masks
 
     def dataset(self, size: int = 64, coverage: float | None = None) -> FaceDataset:
@@ -192,18 +186,6 @@ def _frames_of(source: Path, every: int, summary: ExtractSummary) -> Iterator[tu
             yield i, t, frame
 
 
-def _chunks(items: Iterator, n: int) -> Iterator[list]:
-    """Group an iterator into lists of n (the last may be shorter)."""
-    chunk: list = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= n:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _signature(crop: np.ndarray) -> np.ndarray:
     """A crude appearance vector of an aligned face: its normalised 32x32 grey core."""
     n = crop.shape[0]
@@ -254,14 +236,24 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
             summary.detector = det.name
             total = -(-infos[src].frames // every) if src in infos else None
             bar = tqdm(total=total, desc=f"extract {src.name}", unit="frame", disable=not progress, leave=False)
-            for chunk in _chunks(_frames_of(src, every, summary), batch):
+
+            def find(chunk: list, det=det) -> tuple[list, list]:
+                return chunk, det.detect_batch([f for _, _, f in chunk], [i for i, _, _ in chunk])
+
+            def keep(job: tuple[list, list], src=src, bar=bar) -> None:
+                chunk, found = job
                 summary.frames += len(chunk)
-                found = det.detect_batch([f for _, _, f in chunk], [i for i, _, _ in chunk])
                 for (i, t, frame), faces in zip(chunk, found):
                     _keep_faces(src, i, t, frame, faces, size, min_size, min_blur, yaw_range, refs,
                                 min_similarity, tmp, records, summary)
                 bar.update(len(chunk))
-            bar.close()
+
+            try:  # decoding, detection and writing overlap
+                pipeline.run(pipeline.chunked(_frames_of(src, every, summary), batch),
+                             [pipeline.Stage("decode", lambda c: c, queue_size=4), pipeline.Stage("detect", find),
+                              pipeline.Stage("align+save", keep)])
+            finally:
+                bar.close()
         summary.kept = len(records)
         meta = {"person": person, "crop_size": size, "padding": align.PADDING,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "sources": [str(s) for s in srcs],

@@ -8,7 +8,6 @@ leaves a half-written file under the final name. Taught in chapter 01 (and used 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,6 +17,7 @@ import av
 import numpy as np
 
 from .errors import FaceswapError
+from .workspace import AtomicPath
 
 
 @dataclass(frozen=True)
@@ -116,30 +116,6 @@ def read_frames(path: str | os.PathLike, fps: float | None = None, start: float 
     if not frames:
         raise FaceswapError(f"{path}: no frames between {start}s and {end}s")
     return np.stack(frames), np.asarray(times)
-
-
-class AtomicPath:
-    """A temporary path beside `final` that replaces it only on `commit()` (never a half file)."""
-
-    def __init__(self, final: str | os.PathLike, overwrite: bool = False):
-        self.final = Path(final)
-        if self.final.exists() and not overwrite:
-            raise FaceswapError(f"{self.final}: already exists; choose another name or allow overwriting")
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.final.stem}.", suffix=f".part{self.final.suffix}",
-                                   dir=self.final.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
-
-    def commit(self) -> Path:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes files private; give them the usual mode
-        os.replace(self.tmp, self.final)
-        return self.final
-
-    def discard(self) -> None:
-        self.tmp.unlink(missing_ok=True)
 
 
 class VideoWriter:
@@ -304,3 +280,24 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
         raise FaceswapError(f"{path}: damaged audio data ({_short(e)})") from None
     finally:
         c.close()
+
+
+def write_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float, width: int = 320,
+              overwrite: bool = False) -> Path:
+    """Save RGB frames as a looping GIF at most `width` px wide (written to a temp file, then renamed)."""
+    import cv2
+    from PIL import Image
+
+    if not frames:
+        raise FaceswapError(f"{path}: no frames for the GIF; check the GIF's time range")
+    target = AtomicPath(path, overwrite)
+    try:
+        h, w = frames[0].shape[:2]
+        size = (width, int(round(h * width / w))) if w > width else (w, h)
+        imgs = [Image.fromarray(cv2.resize(f, size, interpolation=cv2.INTER_AREA)) for f in frames]
+        imgs[0].save(target.tmp, format="GIF", save_all=True, append_images=imgs[1:],
+                     duration=int(round(1000 / fps)), loop=0)
+        return target.commit()
+    except BaseException:
+        target.discard()
+        raise

@@ -1,5 +1,5 @@
 """Swap error against the ground truth: masked SSIM, PSNR and L1 between a swapped face and the target
-person rendered in the source frame's exact conditions. Taught in chapter 04 (and 07).
+person rendered in the source frame's exact conditions. Taught in chapter 04 (and 05, 07).
 
 `SwapProbe` holds, for some frames of a cast clip of person A: A's aligned face (what the model sees),
 the truth (person B rendered in those conditions, cut with the *same* transform) and B's face mask.
@@ -13,9 +13,24 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import align, augment, media, synth
-from .train import ssim
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None, window: int = 7) -> torch.Tensor:
+    """Mean structural similarity of two (N, C, H, W) batches in [0, 1] (box window), optionally masked."""
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    pool = lambda x: F.avg_pool2d(x, window, 1, window // 2, count_include_pad=False)  # noqa: E731
+    mu_a, mu_b = pool(a), pool(b)
+    va = pool(a * a) - mu_a ** 2
+    vb = pool(b * b) - mu_b ** 2
+    cov = pool(a * b) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (va + vb + c2))
+    if mask is None:
+        return s.mean()
+    m = mask.expand_as(s)
+    return (s * m).sum() / m.sum().clamp_min(1e-6)
 
 
 def masked_psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
@@ -50,25 +65,24 @@ class SwapProbe:
 
     @classmethod
     def from_clip(cls, clip: str | Path, target: synth.Identity | str, n: int = 16, size: int = 64,
-                  coverage: float = 1 - 2 * align.PADDING, frames: np.ndarray | None = None) -> SwapProbe:
-        """Probe `n` evenly spread frames (or the given ones) of a cast clip for a swap into `target`."""
+                  coverage: float = align.CORE, frames: np.ndarray | None = None) -> SwapProbe:
+        """Probe `n` evenly spread frames (or the given ones) of a cast clip for a swap into `target`; each
+        face is seen as the network sees it (`align.view_matrix`)."""
         target = synth.get_identity(target) if isinstance(target, str) else target
         truth = synth.load_truth(clip)
         video, _ = media.read_frames(clip)
         idx = np.linspace(0, len(video) - 1, n).astype(int) if frames is None else np.asarray(frames)
-        crop = int(round(size / coverage))
-        lo = (crop - size) // 2
+        erode = np.ones((3, 3), np.uint8)
         src, tru, msk, own, core = [], [], [], [], []
         for i in idx:
-            m = align.alignment_matrix(truth.landmarks[i], crop)
-            hull = align.core_mask(align.transform_points(truth.landmarks[i], m), (crop, crop))
-            core.append(cv2.erode(hull[lo:lo + size, lo:lo + size], np.ones((3, 3), np.uint8)))
+            m = align.view_matrix(truth.landmarks[i], size, coverage)
+            hull = align.core_mask(align.transform_points(truth.landmarks[i], m), (size, size))
+            core.append(cv2.erode(hull, erode))
             r = synth.swap_truth(target, truth, int(i))
-            src.append(align.crop(video[i], m, crop)[lo:lo + size, lo:lo + size])
-            tru.append(align.crop(r.frame, m, crop)[lo:lo + size, lo:lo + size])
-            own.append(align.crop(r.frame, align.alignment_matrix(r.landmarks, crop), crop)[lo:lo + size, lo:lo + size])
-            mk = align.crop(r.mask.astype(np.uint8) * 255, m, crop)[lo:lo + size, lo:lo + size]
-            msk.append(cv2.erode(mk, np.ones((3, 3), np.uint8)))
+            src.append(align.crop(video[i], m, size))
+            tru.append(align.crop(r.frame, m, size))
+            own.append(align.crop(r.frame, align.view_matrix(r.landmarks, size, coverage), size))
+            msk.append(cv2.erode(align.crop(r.mask.astype(np.uint8) * 255, m, size), erode))
         return cls(augment.to_tensor(np.stack(src)), augment.to_tensor(np.stack(tru)),
                    torch.from_numpy(np.stack(msk))[:, None].float() / 255,
                    np.array([truth.conditions[i].yaw for i in idx]), idx, augment.to_tensor(np.stack(own)),
@@ -156,12 +170,13 @@ def frame_errors(clip: str | Path, swapped: np.ndarray, target: synth.Identity |
 YAW_BINS = (0, 15, 30, 45, 60, 75, 90)
 
 
-def by_yaw(yaw: np.ndarray, values: np.ndarray, bins: tuple[float, ...] = YAW_BINS) -> list[dict]:
-    """Mean of `values` per bin of |yaw| (degrees): rows of {'yaw': 'lo-hi', 'n', 'mean'}."""
-    yaw, values = np.abs(np.asarray(yaw)), np.asarray(values)
+def by_yaw(yaw: np.ndarray, values: np.ndarray, bins: tuple[float, ...] = YAW_BINS, stat=np.mean) -> list[dict]:
+    """`stat` (mean by default) of the finite `values` per bin of |yaw| (degrees): rows of {'yaw': 'lo-hi',
+    'n', 'mean'} ('mean' is None for a bin with no finite value; 'n' counts every frame in the bin)."""
+    yaw, values = np.abs(np.asarray(yaw)), np.asarray(values, np.float64)
     rows = []
     for lo, hi in zip(bins[:-1], bins[1:]):
         sel = (yaw >= lo) & ((yaw < hi) | ((hi == bins[-1]) & (yaw <= hi)))
-        rows.append({"yaw": f"{lo}-{hi}", "n": int(sel.sum()),
-                     "mean": float(values[sel].mean()) if sel.any() else None})
+        vals = values[sel & np.isfinite(values)]
+        rows.append({"yaw": f"{lo}-{hi}", "n": int(sel.sum()), "mean": float(stat(vals)) if len(vals) else None})
     return rows

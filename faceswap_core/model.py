@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from .align import CORE
 from .errors import FaceswapError
 
 
@@ -107,13 +108,15 @@ class Decoder(nn.Module):
 
 
 class FaceSwapModel(nn.Module):
-    """The shared encoder and a decoder for each person, by name."""
+    """The shared encoder and a decoder for each person, by name. `coverage` is the share of the classic
+    padded crop the network sees (set by training, saved with every checkpoint)."""
 
-    def __init__(self, config: ModelConfig, persons: list[str]):
+    def __init__(self, config: ModelConfig, persons: list[str], coverage: float = CORE):
         super().__init__()
         if len(set(persons)) != len(persons) or not persons:
             raise FaceswapError(f"persons {persons}: give distinct names")
         self.config = config
+        self.coverage = coverage
         self.persons = list(persons)
         self.encoder = Encoder(config)
         self.decoders = nn.ModuleDict({p: Decoder(config) for p in persons})
@@ -137,6 +140,21 @@ class FaceSwapModel(nn.Module):
 
     def swap(self, x: torch.Tensor, to: str) -> torch.Tensor:
         return self.forward(x, to)
+
+
+def fine_tune_start(trained: FaceSwapModel, source: str, target: str) -> FaceSwapModel:
+    """A model for (new `source`, `target`) that starts from a trained pair (taught in chapter 08): the
+    shared encoder and the target's decoder are kept; the new source's decoder starts from the old
+    source's."""
+    if target not in trained.persons:
+        raise FaceswapError(f"the trained model has no decoder for {target!r} to re-use; fine-tune a model that "
+                            f"knows {target}")
+    model = FaceSwapModel(trained.config, [source, target], trained.coverage)
+    model.encoder.load_state_dict(trained.encoder.state_dict())
+    model.decoders[target].load_state_dict(trained.decoders[target].state_dict())
+    other = next(p for p in trained.persons if p != target)
+    model.decoders[source].load_state_dict(trained.decoders[other].state_dict())
+    return model
 
 
 def parameter_count(module: nn.Module) -> int:
@@ -166,5 +184,5 @@ def layer_table(model: FaceSwapModel) -> list[tuple[str, str, int]]:
     return rows
 
 
-__all__ = ["CONFIGS", "Decoder", "Encoder", "FaceSwapModel", "ModelConfig", "get_config", "layer_table",
-           "parameter_count"]
+__all__ = ["CONFIGS", "Decoder", "Encoder", "FaceSwapModel", "ModelConfig", "fine_tune_start", "get_config",
+           "layer_table", "parameter_count"]

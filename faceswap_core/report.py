@@ -1,4 +1,4 @@
-"""Results a notebook records for its reader and for the tests, and the 'run chapter N first' check."""
+"""Results a notebook records for its reader and for the tests, tidy tables, and the 'run chapter N first' check."""
 
 from __future__ import annotations
 
@@ -57,3 +57,14 @@ def need(path: str | Path, chapter: str) -> Path:
     if not path.exists():
         raise FaceswapError(f"{path} is missing: run chapter {chapter} first (same WORKSPACE)")
     return path
+
+
+def print_table(rows: list[dict]) -> None:
+    """Print tidy rows (dicts with the same keys) as an aligned text table."""
+    if not rows:
+        return
+    cols = list(rows[0])
+    width = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    print("  ".join(c.ljust(width[c]) for c in cols))
+    for r in rows:
+        print("  ".join(str(r[c]).ljust(width[c]) for c in cols))

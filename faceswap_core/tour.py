@@ -13,16 +13,40 @@ from .report import read_results
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
-# The same knob names in every notebook, so one profile shrinks all of them (a notebook takes only
-# the knobs its parameters cell has). "full" runs each notebook with its own interactive defaults.
-# "chapters" holds knobs for chapters whose name starts with a prefix (the experiment grids of 07 and 08
-# train several models, so their STEPS shrink further than chapter 04's).
+# One meaning per knob name in every chapter: a parameters cell's comment for a knob starts with its
+# meaning here (tests/test_notebooks.py checks it), so one profile value means the same thing everywhere.
+KNOBS: dict[str, str] = {
+    "WORKSPACE": "the workspace folder", "SEED": "random seed",
+    "FRAMES": "frames of a rendered clip", "FRAME_SIZE": "rendered frame size in pixels",
+    "CROP_SIZE": "aligned crop size in pixels", "INPUT_SIZE": "network input size in pixels",
+    "PROBE_FRAMES": "frames scored", "HELDOUT_FRAMES": "frames of the held-out clip",
+    "STEPS": "training steps", "BATCH_SIZE": "faces per training batch", "LR": "learning rate",
+    "EVAL_EVERY": "steps between quality measurements", "CHECKPOINT_EVERY": "steps between checkpoints",
+    "PEOPLE": "people (A, B)", "PAIR": "people (A, B)", "PERSON": "whose face set",
+    "SOURCE": "person A", "TARGET": "person B", "NEW_SOURCE": "person C",
+    "CONFIG": "model config", "DETECTOR": "face detector", "EVERY": "use every Nth frame",
+    "OVERWRITE": "replace a face set", "SOURCES": "person -> synthetic:<name>, URL or file",
+    "SECTION": "for URLs and files", "MAX_HEIGHT": "highest resolution to download",
+    "FACE_INDEX": "which face of the set", "VIDEO": "a video of A to convert",
+    "COLOR": "colour matching", "BLEND": "blending", "GIF_SECONDS": "seconds of the side-by-side GIF",
+    "COMPONENTS": "principal directions", "MAX_FACES": "faces per person encoded",
+    "FACES": "faces per person in the training sets", "FACE_COUNTS": "section (b): training-set sizes",
+    "SIZE_SEEDS": "section (b): each size is trained once per seed", "FRONTAL_YAW": "section (a): B's clips turn",
+    "REPEATS": "seeds SEED, SEED + 1",
+}
+
+# A profile sets knobs for every chapter that has them (a notebook takes only the knobs its parameters
+# cell has); "full" runs each notebook with its own interactive defaults. "chapters" holds knobs for
+# chapters whose name starts with a prefix (the experiment grids of 07 and 08 train several models, so
+# their STEPS shrink further than chapter 04's).
 PROFILES: dict[str, dict] = {
-    "ci": {"FRAMES": 24, "IMAGE_SIZE": 128, "STEPS": 30, "BATCH_SIZE": 8,
-           "chapters": {"07": {"FACES": 16, "FACE_COUNTS": [8, 16], "SIZE_SEEDS": [0], "PROBE_FRAMES": 8, "STEPS": 10},
+    "ci": {"FRAMES": 24, "FRAME_SIZE": 128, "CROP_SIZE": 128, "STEPS": 30, "BATCH_SIZE": 8,
+           "chapters": {"02": {"PROBE_FRAMES": 24},
+                        "07": {"FACES": 16, "FACE_COUNTS": [8, 16], "SIZE_SEEDS": [0], "PROBE_FRAMES": 8, "STEPS": 10},
                         "08": {"FACES": 16, "PROBE_FRAMES": 8, "STEPS": 10, "EVAL_EVERY": 5, "REPEATS": 1}}},
-    "quick": {"FRAMES": 150, "IMAGE_SIZE": 256, "STEPS": 600, "BATCH_SIZE": 32,
-              "chapters": {"07": {"FACE_COUNTS": [30, 100, 300], "SIZE_SEEDS": [0], "PROBE_FRAMES": 24, "STEPS": 150,
+    "quick": {"FRAMES": 150, "FRAME_SIZE": 256, "CROP_SIZE": 256, "STEPS": 600, "BATCH_SIZE": 32,
+              "chapters": {"02": {"PROBE_FRAMES": 150},
+                           "07": {"FACE_COUNTS": [30, 100, 300], "SIZE_SEEDS": [0], "PROBE_FRAMES": 24, "STEPS": 150,
                                   "BATCH_SIZE": 16},
                            "08": {"PROBE_FRAMES": 24, "STEPS": 150, "BATCH_SIZE": 16, "EVAL_EVERY": 25,
                                   "REPEATS": 1}}},
@@ -45,6 +69,20 @@ def chapters(notebooks: str | Path = NOTEBOOKS) -> list[Path]:
     if not found:
         raise FaceswapError(f"{notebooks}: no chapter notebooks (NN_name.ipynb) here")
     return found
+
+
+def parameter_comments(path: str | Path) -> dict[str, str]:
+    """Each knob of a notebook's `parameters` cell and the comment on its line ("" if none)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    out = {}
+    for line in cell.source.splitlines():
+        name, eq, rest = line.partition("=")
+        if eq and name.strip().isidentifier() and not line.startswith((" ", "#")):
+            out[name.strip()] = rest.partition("#")[2].strip()
+    return out
 
 
 def notebook_parameters(path: str | Path) -> dict:

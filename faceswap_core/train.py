@@ -1,15 +1,12 @@
-"""Training: alternate persons, warped input -> clean target, L1 (optionally masked, plus SSIM), Adam.
-Checkpoints are safetensors + JSON, written atomically, and resume exactly. Taught in chapter 04.
-
-A model folder holds ``checkpoints/step-NNNNNNN/`` (model.safetensors, optim.safetensors, state.json),
-a ``latest`` pointer, ``history.json`` and ``previews/``. The two newest checkpoints are kept.
+"""Training: alternate persons, warped input -> clean target, L1 (optionally masked, plus SSIM), Adam;
+previews, history, exact resume (through `checkpoint`) and data parallel under torchrun. Taught in
+chapter 04.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -17,16 +14,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from . import augment
+from . import checkpoint as ckpt
+from .align import CORE
 from .device import pick_device
 from .errors import FaceswapError
-from .faceset import FaceDataset, FaceSet, faces_dir
-from .media import AtomicPath
-from .model import FaceSwapModel, ModelConfig
+from .faceset import FaceDataset, FaceSet
+from .metrics import ssim
+from .model import FaceSwapModel
+from .workspace import faces_dir
+
+TRAIN_CROP = 128  # face-set crops are resized to this (whole padded crop) before the random transform
 
 
 @dataclass(frozen=True)
@@ -41,24 +40,9 @@ class TrainConfig:
     masked: bool = False  # L1 only inside the face mask
     ssim_weight: float = 0.0  # adds weight * (1 - SSIM)
     warp: float = 1.0  # strength of the random warp (0 = none)
-    coverage: float = 0.625  # the centre of the crop the network sees (the classic 160 of 256)
+    coverage: float = CORE  # the centre of the crop the network sees (the classic 160 of 256)
     preview_every: int = 0  # steps between preview images (0 = never)
     checkpoint_every: int = 0  # steps between checkpoints (0 = only at the end)
-
-
-def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None, window: int = 7) -> torch.Tensor:
-    """Mean structural similarity of two (N, C, H, W) batches in [0, 1] (box window), optionally masked."""
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    pool = lambda x: F.avg_pool2d(x, window, 1, window // 2, count_include_pad=False)  # noqa: E731
-    mu_a, mu_b = pool(a), pool(b)
-    va = pool(a * a) - mu_a ** 2
-    vb = pool(b * b) - mu_b ** 2
-    cov = pool(a * b) - mu_a * mu_b
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (va + vb + c2))
-    if mask is None:
-        return s.mean()
-    m = mask.expand_as(s)
-    return (s * m).sum() / m.sum().clamp_min(1e-6)
 
 
 def _dist():
@@ -89,6 +73,7 @@ class Trainer:
         rank = self.dist.get_rank() if self.dist else 0
         self.gen = torch.Generator().manual_seed(config.seed * 1000 + rank)
         self.model.to(self.device)
+        self.model.coverage = config.coverage  # saved with the weights: conversion shows the model the same view
         if self.dist:  # every replica starts from rank 0's weights
             for t in self.model.state_dict().values():
                 self.dist.broadcast(t, 0)
@@ -202,125 +187,24 @@ class Trainer:
 
     def save(self) -> Path:
         """Write a checkpoint atomically (temp folder, then rename); keep the previous one."""
-        ckdir = self.out / "checkpoints"
-        ckdir.mkdir(parents=True, exist_ok=True)
-        final = ckdir / f"step-{self.step:07d}"
-        tmp = ckdir / f".step-{self.step:07d}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
-                  str(tmp / "model.safetensors"))
-        save_file(_optim_tensors(self.optims), str(tmp / "optim.safetensors"))
-        state = {"model_config": asdict(self.model.config), "persons": self.model.persons,
-                 "train_config": asdict(self.cfg), "step": self.step,
-                 "generator": self.gen.get_state().tolist(), "saved": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        (tmp / "state.json").write_text(json.dumps(state))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        _write_atomic(self.out / "latest", final.name)
-        _write_atomic(self.out / "history.json", json.dumps(self.history))
-        for old in sorted(p for p in ckdir.iterdir() if p.name.startswith("step-"))[:-2]:
-            shutil.rmtree(old, ignore_errors=True)
-        return final
+        state = {"train_config": asdict(self.cfg), "step": self.step, "generator": self.gen.get_state().tolist()}
+        return ckpt.save(self.out, self.model, self.optims, state, self.history)
 
     @classmethod
     def resume(cls, out_dir: str | Path, faces: dict[str, tuple[np.ndarray, np.ndarray]],
                checkpoint: str | Path | None = None, device: str | None = None, **overrides) -> Trainer:
         """Continue from the latest (or a given) checkpoint exactly where it stopped."""
         out = Path(out_dir)
-        ck = Path(checkpoint) if checkpoint else latest_checkpoint(out)
-        model, state = load_model(ck, with_state=True)
+        ck = Path(checkpoint) if checkpoint else ckpt.latest(out)
+        model, state = ckpt.load_model(ck, with_state=True)
         cfg = TrainConfig(**{**state["train_config"], **overrides})
         t = cls(model, faces, out, cfg, device)
-        _load_optim(t.optims, _load_tensors(ck / "optim.safetensors"), ck)
+        ckpt.load_optimizers(t.optims, ck)
         t.step = int(state["step"])
         t.gen.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
         hist = out / "history.json"
         t.history = [h for h in json.loads(hist.read_text()) if h["step"] <= t.step] if hist.exists() else []
         return t
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    target = AtomicPath(path, overwrite=True)
-    target.tmp.write_text(text)
-    target.commit()
-
-
-def _optim_tensors(optims: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
-    out = {}
-    for p, opt in optims.items():
-        for i, st in opt.state_dict()["state"].items():
-            for k, v in st.items():
-                out[f"{p}.{i}.{k}"] = (v if torch.is_tensor(v) else torch.tensor(v)).detach().cpu().contiguous()
-    return out
-
-
-def _load_optim(optims: dict[str, torch.optim.Optimizer], tensors: dict[str, torch.Tensor], ck: Path) -> None:
-    for p, opt in optims.items():
-        sd = opt.state_dict()
-        state: dict[int, dict] = {}
-        for key, v in tensors.items():
-            person, i, k = key.rsplit(".", 2)
-            if person == p:
-                state.setdefault(int(i), {})[k] = v
-        if state and len(state) != len(sd["param_groups"][0]["params"]):
-            raise FaceswapError(f"{ck}/optim.safetensors: optimizer state of {p} does not match the model")
-        sd["state"] = state
-        opt.load_state_dict(sd)
-
-
-def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        return load_file(str(path))
-    except FileNotFoundError:
-        raise FaceswapError(f"{path}: missing; this checkpoint is incomplete, use the previous one") from None
-    except (SafetensorError, OSError, ValueError) as e:
-        raise FaceswapError(f"{path}: damaged checkpoint file ({str(e)[:80]}); the previous checkpoint in "
-                            f"{path.parent.parent} is kept: load that one") from None
-
-
-def checkpoints(out_dir: str | Path) -> list[Path]:
-    """The checkpoints of a model folder, oldest first."""
-    d = Path(out_dir) / "checkpoints"
-    return sorted(p for p in d.iterdir() if p.name.startswith("step-")) if d.exists() else []
-
-
-def latest_checkpoint(out_dir: str | Path) -> Path:
-    out = Path(out_dir)
-    pointer = out / "latest"
-    if pointer.exists() and (out / "checkpoints" / pointer.read_text().strip()).exists():
-        return out / "checkpoints" / pointer.read_text().strip()
-    found = checkpoints(out)
-    if not found:
-        raise FaceswapError(f"{out}: no checkpoint here; train a model first (chapter 04 or faceswap-core train)")
-    return found[-1]
-
-
-def load_model(checkpoint: str | Path, with_state: bool = False, expect_config: str | None = None):
-    """A trained `FaceSwapModel` from a checkpoint folder (or a model folder: its latest checkpoint)."""
-    ck = Path(checkpoint)
-    if not ck.exists():
-        raise FaceswapError(f"{ck}: no checkpoint here; train a model first (chapter 04 or faceswap-core train)")
-    if (ck / "checkpoints").exists():
-        ck = latest_checkpoint(ck)
-    try:
-        state = json.loads((ck / "state.json").read_text())
-        config = ModelConfig.from_dict(state["model_config"])
-    except FileNotFoundError:
-        raise FaceswapError(f"{ck}: not a checkpoint (no state.json)") from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise FaceswapError(f"{ck}/state.json: damaged ({str(e)[:80]}); use the previous checkpoint") from None
-    if expect_config and config.name != expect_config:
-        raise FaceswapError(f"{ck}: a {config.name!r} model, not {expect_config!r}; pick the matching config")
-    model = FaceSwapModel(config, state["persons"])
-    tensors = _load_tensors(ck / "model.safetensors")
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as e:
-        raise FaceswapError(f"{ck}/model.safetensors: does not fit config {config.name} "
-                            f"({str(e).splitlines()[0][:80]})") from None
-    return (model, state) if with_state else model
 
 
 def init_distributed() -> bool:
@@ -334,7 +218,8 @@ def init_distributed() -> bool:
     return True
 
 
-def load_faces(workspace: str | Path, persons: list[str], crop: int = 128) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def load_faces(workspace: str | Path, persons: list[str],
+               crop: int = TRAIN_CROP) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The face sets of `persons` as training arrays: whole aligned crops resized to `crop` px, with masks."""
     out = {}
     for p in persons:
@@ -343,3 +228,22 @@ def load_faces(workspace: str | Path, persons: list[str], crop: int = 128) -> di
             raise FaceswapError(f"{fs.path}: the face set is empty; extract faces of {p} first")
         out[p] = fs.arrays(size=crop, coverage=1.0)
     return out
+
+
+def open_trainer(model_dir: str | Path, faces: dict[str, tuple[np.ndarray, np.ndarray]], persons: list[str],
+                 config: str = "lite", train_config: TrainConfig = TrainConfig(), resume: bool | None = None,
+                 device: str | None = None, **overrides) -> Trainer:
+    """A Trainer for `model_dir`: a new model, or the saved one continued exactly. `resume` True needs a
+    checkpoint, False refuses one (never train over a model by accident), None continues if there is one;
+    `overrides` change saved training settings on resume."""
+    model_dir = Path(model_dir)
+    found = ckpt.checkpoints(model_dir)
+    if resume is False and found:
+        raise FaceswapError(f"{model_dir}: already has checkpoints; pass --resume to continue, or --model NEW")
+    if resume or (resume is None and found):
+        trainer = Trainer.resume(model_dir, faces, device=device, **overrides)
+        if trainer.model.config.name != config:
+            raise FaceswapError(f"{model_dir}: holds a {trainer.model.config.name!r} model, not {config!r}")
+        return trainer
+    model = FaceSwapModel.create(config, persons, seed=train_config.seed)
+    return Trainer(model, faces, model_dir, train_config, device)

@@ -8,6 +8,8 @@ import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 
+from . import align
+
 # iBUG 68 groups, for drawing landmarks as outlines
 LANDMARK_GROUPS = {"jaw": range(0, 17), "brow_r": range(17, 22), "brow_l": range(22, 27), "nose": range(27, 31),
                    "nostrils": range(31, 36), "eye_r": [*range(36, 42), 36], "eye_l": [*range(42, 48), 42],
@@ -56,6 +58,36 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
             ax.set_title(titles[i], fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_alignment_steps(frame: np.ndarray, landmarks: np.ndarray, crop: np.ndarray, matrix: np.ndarray,
+                         mask: np.ndarray, detector: str = ""):
+    """Chapter 02's alignment in five panels: template, landmarks, aligned crop with its face-core box,
+    face mask, and the crop put back into the frame; returns the figure."""
+    size = crop.shape[0]
+    fig, axes = plt.subplots(1, 5, figsize=(15, 3.2))
+    t = align.template()
+    axes[0].scatter(t[:17, 0], t[:17, 1], s=8, c="0.6", label="jaw (not fitted)")
+    axes[0].scatter(t[17:, 0], t[17:, 1], s=8, c="tab:green", label="inner 51")
+    axes[0].invert_yaxis()
+    axes[0].set_aspect("equal")
+    axes[0].legend(fontsize=7)
+    axes[0].set_title("1. template")
+    axes[1].imshow(draw_landmarks(frame, landmarks))
+    axes[1].set_title(f"2. landmarks ({detector})" if detector else "2. landmarks")
+    axes[2].imshow(crop)
+    box = align.central(size)
+    axes[2].add_patch(plt.Rectangle((box.start, box.start), box.stop - box.start, box.stop - box.start, fill=False,
+                                    ec="yellow"))
+    axes[2].set_title("3. aligned crop (template box)")
+    axes[3].imshow(mask, cmap="gray")
+    axes[3].set_title("4. face mask")
+    axes[4].imshow(align.uncrop(crop, matrix, frame.shape))
+    axes[4].set_title("the crop put back (inverse)")
+    for ax in axes[1:]:
+        ax.axis("off")
     fig.tight_layout()
     return fig
 

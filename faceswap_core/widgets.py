@@ -9,12 +9,13 @@ import numpy as np
 import torch
 
 from . import augment, viz
+from .align import CORE
 
 
 class WarpExplorer:
     """Sliders for warp strength, rotation and zoom over one aligned face (chapter 03)."""
 
-    def __init__(self, face: np.ndarray, size: int = 64, coverage: float = 0.625):
+    def __init__(self, face: np.ndarray, size: int = 64, coverage: float = CORE):
         self.face = face  # an aligned crop, uint8 HxWx3
         self.size, self.coverage = size, coverage
         self.last: tuple[np.ndarray, np.ndarray] | None = None

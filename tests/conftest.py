@@ -62,3 +62,32 @@ def trained_pair(tmp_path_factory):
 
 TRAIN_FRAMES = 80
 TRAIN_STEPS = 300
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory):
+    """A held-out clip of ines (frames the model never saw), 30 frames at 160 px, with audio and truth; head
+    turns up to 45 degrees (the briefly trained test model is still poor at profiles)."""
+    from faceswap_core import synth
+
+    path = tmp_path_factory.mktemp("conv") / "ines_test.mp4"
+    return synth.render_clip(synth.CAST["ines"], 30, path, size=160, seed=77, yaw_range=(-45, 45))
+
+
+@pytest.fixture(scope="session")
+def swapper(trained_pair, clip):
+    from faceswap_core import detect, swap
+
+    _, model_dir = trained_pair
+    return swap.Swapper(model_dir, "tomas", detect.get_detector("truth", clip=clip),
+                        options=swap.SwapOptions(color="none"))
+
+
+def face_region(truth, i, shape, grow=0.35):
+    """A generous region around frame i's face (the swap may touch only pixels inside it)."""
+    from faceswap_core import align
+
+    marks = truth.landmarks[i][:, :2]
+    c = marks.mean(0)
+    mask = align.face_mask(c + (marks - c) * (1 + grow), shape, forehead=0.4)
+    return mask > 0

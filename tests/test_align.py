@@ -59,3 +59,22 @@ def test_head_pose_from_true_landmarks_is_within_a_few_degrees():
         errors.append(np.subtract(align.head_pose(r.landmarks, r.frame.shape), (c.yaw, c.pitch, c.roll)))
     err = np.abs(errors)
     assert np.median(err, axis=0).max() < 3 and err[:, 0].max() < 10
+
+
+def test_cached_templates_are_read_only():
+    """One cached array serves the whole process: nobody may change it for everyone else."""
+    for arr in (align.template(), align.template(30.0), align.mean_face_3d()):
+        with pytest.raises(ValueError):
+            arr[0, 0] = 1.0
+
+
+def test_the_network_view_is_the_centre_of_the_padded_crop():
+    """`view_matrix` at `CORE` maps the face to what `central` cuts from the padded crop (one geometry)."""
+    r = synth.render(synth.CAST["ines"], synth.Condition(yaw=10), 256)
+    big = align.crop(r.frame, align.alignment_matrix(r.landmarks, 256), 256)
+    keep = align.central(256)
+    assert keep.stop - keep.start == 160  # the classic face core
+    m = align.view_matrix(r.landmarks, 160)
+    view = align.crop(r.frame, m, 160)
+    assert np.abs(view.astype(int) - big[keep, keep]).mean() < 3
+    assert align.padding_for(align.CORE) == pytest.approx(0.0)

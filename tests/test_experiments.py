@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from faceswap_core import FaceswapError, experiments, metrics, synth
+from faceswap_core import FaceswapError, claims, experiments, metrics, model, synth
 
 
 def test_identity_score_is_plus_one_for_the_truth_and_minus_one_for_the_source():
@@ -64,9 +64,9 @@ def test_probe_core_mask_covers_the_microphone_that_the_skin_mask_leaves_out(tmp
 
 def test_steps_to_reach():
     curve = [{"step": s, "ssim": v} for s, v in ((0, 0.5), (50, 0.6), (100, 0.58), (150, 0.7))]
-    assert experiments.steps_to_reach(curve, 0.6) == 50
-    assert experiments.steps_to_reach(curve, 0.65) == 150
-    assert experiments.steps_to_reach(curve, 0.9) is None
+    assert claims.steps_to_reach(curve, 0.6) == 50
+    assert claims.steps_to_reach(curve, 0.65) == 150
+    assert claims.steps_to_reach(curve, 0.9) is None
 
 
 def test_experiment_keys_change_with_any_setting():
@@ -103,7 +103,7 @@ def test_run_trains_scores_and_caches(tiny):
 def test_fine_tune_starts_from_the_trained_pair(tiny):
     ws, base, _ = tiny
     tuned = experiments.Experiment(source="kofi", faces=12, steps=3, batch_size=4, eval_every=3, init=base)
-    start = experiments._fine_tune_start(ws / "experiments" / "runs" / base.key() / "model", tuned)
+    start = model.fine_tune_start(experiments.load(base, ws), tuned.source, tuned.target)
     old = experiments.load(base, ws)
     assert start.persons == ["kofi", "tomas"]
     for k, v in old.encoder.state_dict().items():
@@ -113,8 +113,7 @@ def test_fine_tune_starts_from_the_trained_pair(tiny):
     for k, v in old.decoders["ines"].state_dict().items():
         assert torch.equal(start.decoders["kofi"].state_dict()[k], v)
     with pytest.raises(FaceswapError, match="no decoder for 'mei'"):
-        experiments._fine_tune_start(ws / "experiments" / "runs" / base.key() / "model",
-                                     experiments.Experiment(source="kofi", target="mei", init=base))
+        model.fine_tune_start(experiments.load(base, ws), "kofi", "mei")
     r = experiments.run(tuned, ws, probe_frames=6)
     assert r["curve"][-1]["step"] == 3 and r["experiment"]["init"] == base.key()
 
@@ -126,5 +125,5 @@ def test_batch_larger_than_the_face_set_is_a_clear_error(tmp_path):
 
 def test_smooth_is_a_trailing_mean():
     curve = [{"step": s, "ssim": v} for s, v in ((0, 0.3), (10, 0.6), (20, 0.3), (30, 0.9))]
-    assert [round(r["ssim"], 6) for r in experiments.smooth(curve)] == [0.3, 0.45, 0.4, 0.6]
-    assert [r["step"] for r in experiments.smooth(curve)] == [0, 10, 20, 30]
+    assert [round(r["ssim"], 6) for r in claims.smooth(curve)] == [0.3, 0.45, 0.4, 0.6]
+    assert [r["step"] for r in claims.smooth(curve)] == [0, 10, 20, 30]

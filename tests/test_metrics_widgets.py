@@ -52,13 +52,13 @@ def test_warp_explorer_update_changes_with_sliders():
 
 @pytest.fixture(scope="module")
 def explorer(trained_pair):
-    from faceswap_core import faceset, train, widgets
+    from faceswap_core import checkpoint, faceset, widgets, workspace
 
     ws, model_dir = trained_pair
-    model = train.load_model(model_dir)
+    model = checkpoint.load_model(model_dir)
     faces, yaw = {}, {}
     for p in ("ines", "tomas"):
-        fs = faceset.FaceSet(faceset.faces_dir(ws, p))
+        fs = faceset.FaceSet(workspace.faces_dir(ws, p))
         faces[p], yaw[p] = fs.arrays(size=64)[0], fs.poses()[:, 0]
     return widgets.LatentExplorer(model, faces, yaw, k=3)
 

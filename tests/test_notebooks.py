@@ -9,7 +9,6 @@ from faceswap_core import tour
 from faceswap_core.report import read_results
 
 CHAPTERS = tour.chapters()
-KNOBS = {"FRAMES", "IMAGE_SIZE", "STEPS", "BATCH_SIZE", "SEED", "WORKSPACE"}
 
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.stem)
@@ -22,7 +21,31 @@ def test_notebook_is_stored_clean_with_a_parameters_cell(nb):
     assert cells[0]["cell_type"] == "markdown"
     params = tour.notebook_parameters(nb)
     assert "WORKSPACE" in params
-    assert not {k for k in params if k.isupper()} & {k.lower() for k in KNOBS}, "knob names are upper-case"
+    assert all(k.isupper() for k in params), f"knob names are upper-case: {[k for k in params if not k.isupper()]}"
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.stem)
+def test_every_knob_has_one_meaning_in_every_chapter(nb):
+    """A knob's comment in the parameters cell starts with its one meaning (tour.KNOBS), so a profile's
+    value means the same thing in every chapter; a new knob gets a new name and a line in KNOBS."""
+    comments = tour.parameter_comments(nb)
+    assert set(comments) == set(tour.notebook_parameters(nb))
+    for name, comment in comments.items():
+        assert name in tour.KNOBS, f"{nb.name}: {name} is not in tour.KNOBS; give it a meaning there"
+        assert comment.lower().startswith(tour.KNOBS[name].lower()), \
+            f"{nb.name}: {name} is commented {comment!r}, but means {tour.KNOBS[name]!r} in every chapter"
+
+
+def test_the_knob_meaning_check_catches_a_second_meaning(tmp_path):
+    """FRAMES meaning 'frames scored' in one chapter fails the check above."""
+    import nbformat
+
+    nb = nbformat.read(str(CHAPTERS[0]), as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source = cell.source.replace("FRAMES = 300  # frames of a rendered clip", "FRAMES = 300  # frames scored")
+    nbformat.write(nb, str(tmp_path / "x.ipynb"))
+    comment = tour.parameter_comments(tmp_path / "x.ipynb")["FRAMES"]
+    assert not comment.lower().startswith(tour.KNOBS["FRAMES"].lower())
 
 
 def test_ci_profile_reaches_every_size_knob_it_names():

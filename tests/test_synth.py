@@ -123,3 +123,14 @@ def test_unknown_names_and_damaged_truth_are_clear_errors(tmp_path):
         synth.load_truth(bad)
     with pytest.raises(FaceswapError, match="no ground truth"):
         synth.load_truth(tmp_path / "real.mp4")
+
+
+def test_landmarks_3d_are_the_head_frame_points_on_the_face_surface():
+    from faceswap_core.synth import geometry
+
+    p = synth.CAST["ines"]
+    pts = synth.landmarks_3d(p)
+    assert pts.shape == (68, 3)
+    xy = geometry._landmarks_head(p, synth.Condition())
+    z = geometry._surface_z(geometry._head_parts(p), xy)
+    assert np.array_equal(pts, np.c_[xy, z]) and np.isfinite(pts).all()

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from faceswap_core import FaceswapError, augment, model, train
+from faceswap_core import FaceswapError, augment, checkpoint, model, train
 
 
 def _faces(n=12, size=96, seed=0):
@@ -85,7 +85,7 @@ def test_loss_goes_down_and_checkpoint_round_trips(tmp_path):
         early = np.mean([h[p] for h in t.history[:10]])
         late = np.mean([h[p] for h in t.history[-10:]])
         assert late < 0.85 * early, (p, early, late)
-    loaded = train.load_model(tmp_path / "m")
+    loaded = checkpoint.load_model(tmp_path / "m")
     for k, v in m.state_dict().items():
         assert torch.equal(v, loaded.state_dict()[k])
 
@@ -136,7 +136,7 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     with pytest.raises(FaceswapError, match="different crop sizes"):
         train.Trainer(m, mixed, tmp_path, train.TrainConfig(batch_size=2), "cpu")
     with pytest.raises(FaceswapError, match="no checkpoint"):
-        train.load_model(tmp_path / "nothing")
+        checkpoint.load_model(tmp_path / "nothing")
 
 
 def test_corrupt_checkpoint_is_reported_and_the_previous_still_loads(tmp_path):
@@ -145,18 +145,18 @@ def test_corrupt_checkpoint_is_reported_and_the_previous_still_loads(tmp_path):
                       train.TrainConfig(batch_size=4), "cpu")
     t.train(1, progress=False)
     t.train(2, progress=False)
-    older, newer = train.checkpoints(tmp_path / "m")
+    older, newer = checkpoint.checkpoints(tmp_path / "m")
     data = (newer / "model.safetensors").read_bytes()
     (newer / "model.safetensors").write_bytes(data[: len(data) // 3])  # truncated
     with pytest.raises(FaceswapError, match="damaged checkpoint file") as e:
-        train.load_model(tmp_path / "m")
+        checkpoint.load_model(tmp_path / "m")
     assert "\n" not in str(e.value)
-    assert train.load_model(older).persons == ["ana", "ben"]
+    assert checkpoint.load_model(older).persons == ["ana", "ben"]
     with pytest.raises(FaceswapError, match="not 'original'"):
-        train.load_model(older, expect_config="original")
+        checkpoint.load_model(older, expect_config="original")
     (newer / "state.json").write_text("{")
     with pytest.raises(FaceswapError, match="state.json: damaged"):
-        train.load_model(newer)
+        checkpoint.load_model(newer)
 
 
 def test_cli_train_ctrl_c_saves_and_resume_continues(cast_clip, tmp_path):
@@ -178,7 +178,7 @@ def test_cli_train_ctrl_c_saves_and_resume_continues(cast_clip, tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err and "checkpoint saved" in out
-    step = train.load_model(tmp_path / "models/ines-copy-lite", with_state=True)[1]["step"]
+    step = checkpoint.load_model(tmp_path / "models/ines-copy-lite", with_state=True)[1]["step"]
     assert step >= 1
     again = subprocess.run(cmd[:8] + [str(step + 2)] + cmd[9:], capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "--resume" in again.stderr  # an existing model is never restarted silently

@@ -1,0 +1,143 @@
+"""The workspace: names, folder layout, atomic writes and writer locks. Every stage writes through here.
+
+A workspace (``data/`` by default) holds ``clips/<person>/`` (chapter 01), ``faces/<person>/`` (02),
+``models/<A>-<B>-<config>/`` (04), ``outputs/`` (05) and ``runs/`` (the tour). A name (person or model)
+is one safe folder name: letters, digits, ``_`` and ``-``; no dots, which later stages read as suffixes.
+Nothing half-written ever sits under a final name: writers use `AtomicPath` / `write_atomic` (a temp file
+beside the target that carries the writer's pid, renamed into place on success), and one writer at a
+time holds a folder's `lock`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import FaceswapError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def check_name(name: str, what: str = "person name") -> str:
+    """A person or model name must be a safe folder name; returns it unchanged."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise FaceswapError(f"{what} {name!r}: use letters, digits, '_' or '-' (at most 64, no dots or spaces)")
+    return name
+
+
+def clips_dir(workspace: str | Path, person: str) -> Path:
+    """Where chapter 01 collects a person's clips (with its manifest.json)."""
+    return Path(workspace) / "clips" / check_name(person)
+
+
+def faces_dir(workspace: str | Path, person: str) -> Path:
+    """Where chapter 02 writes a person's face set."""
+    return Path(workspace) / "faces" / check_name(person)
+
+
+def model_name(persons: Sequence[str], config: str) -> str:
+    """The default model folder name: ``<A>-<B>-<config>``."""
+    return check_name("-".join([*persons, config]), "model name")
+
+
+def model_dir(workspace: str | Path, persons: Sequence[str], config: str = "lite", name: str | None = None) -> Path:
+    """Where chapter 04 (or `faceswap-core train`) keeps a model: `name`, or ``<A>-<B>-<config>``."""
+    for p in persons:
+        check_name(p)
+    return Path(workspace) / "models" / (check_name(name, "model name") if name else model_name(persons, config))
+
+
+def outputs_dir(workspace: str | Path) -> Path:
+    """Where the chapters write videos, GIFs and held-out clips."""
+    return Path(workspace) / "outputs"
+
+
+# ------------------------------------------------------------------------------------------ atomic writes
+
+
+class AtomicPath:
+    """A temporary path beside `final` (named with this process's pid) that replaces it only on `commit()`."""
+
+    def __init__(self, final: str | os.PathLike, overwrite: bool = False):
+        self.final = Path(final)
+        if self.final.exists() and not overwrite:
+            raise FaceswapError(f"{self.final}: already exists; choose another name or allow overwriting")
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.final.stem}.", suffix=f".part-{os.getpid()}{self.final.suffix}",
+                                   dir=self.final.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+
+    def commit(self) -> Path:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes files private; give them the usual mode
+        os.replace(self.tmp, self.final)
+        return self.final
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Write text or bytes to `path` through a temp file and a rename (an existing file is replaced)."""
+    target = AtomicPath(path, overwrite=True)
+    try:
+        if isinstance(data, bytes):
+            target.tmp.write_bytes(data)
+        else:
+            target.tmp.write_text(data)
+        return target.commit()
+    except BaseException:
+        target.discard()
+        raise
+
+
+def write_json(path: str | os.PathLike, data, indent: int | None = None) -> Path:
+    """`write_atomic` of a JSON document."""
+    return write_atomic(path, json.dumps(data, indent=indent))
+
+
+# ------------------------------------------------------------------------------------------ locks
+
+LOCK_FILE = ".lock"
+
+
+@contextmanager
+def lock(folder: str | os.PathLike, what: str = "this folder") -> Iterator[Path]:
+    """Hold the writer's lock of `folder` (an advisory ``flock`` on ``folder/.lock``) for the block.
+
+    A second writer is refused at once with one line naming the holder (pid and command); the lock of
+    a process that died is released by the system, so the next writer simply takes it.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
+            raise FaceswapError(f"{folder}: {what} is being written by {holder}; wait for it to finish "
+                                "(or stop it) and try again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv)[:200]})".encode(), 0)
+        try:
+            yield path
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+__all__ = ["AtomicPath", "check_name", "clips_dir", "faces_dir", "lock", "model_dir", "model_name", "outputs_dir",
+           "write_atomic", "write_json"]

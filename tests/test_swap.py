@@ -1,0 +1,105 @@
+"""swap: the Swapper's stages on single frames (find, align, decode, blend, explain), colour matching,
+size/score limits, detection every Nth frame, and no state carried from one video to the next."""
+
+import numpy as np
+import pytest
+from conftest import face_region
+
+from faceswap_core import FaceswapError, checkpoint, detect, media, swap, synth
+
+
+def test_stages_and_explain(clip, swapper):
+    frames, _ = media.read_frames(clip, max_frames=4)
+    parts = swapper.explain(frames[2], 2)
+    s = swapper.size
+    assert parts["aligned"].shape == parts["decoded"].shape == (s, s, 3)
+    assert parts["mask"].max() == pytest.approx(1.0) and parts["mask"].min() == 0.0
+    batched = swapper.swap_frames(list(frames), [0, 1, 2, 3])
+    single = swapper.swap_frame(frames[2], 2)
+    assert np.abs(batched[2].astype(int) - single).max() <= 1  # batching does not change the result
+    face = face_region(synth.load_truth(clip), 2, frames.shape[1:])
+    assert np.array_equal(batched[2][~face], frames[2][~face])  # before encoding: outside is exactly equal
+    assert np.array_equal(parts["result"], single)
+
+
+@pytest.mark.parametrize("mode", ["lab", "hist"])
+def test_colour_matching_moves_statistics_to_the_reference(mode):
+    rng = np.random.default_rng(0)
+    src = np.clip(rng.normal([200, 120, 90], 12, (500, 3)), 0, 255).astype(np.uint8)
+    ref = np.clip(rng.normal([120, 90, 70], 25, (800, 3)), 0, 255).astype(np.uint8)
+    out = swap.match_color(src, ref, mode)
+    assert np.abs(out.mean(0) - ref.mean(0)).max() < 4
+    assert np.abs(out.std(0) - ref.std(0)).max() < 4
+    assert np.array_equal(swap.match_color(src, ref, "none"), src)
+
+
+def test_poisson_and_lab_options_run_and_keep_the_background(clip, trained_pair):
+    frames, _ = media.read_frames(clip, max_frames=1)
+    sw = swap.Swapper(trained_pair[1], "tomas", detect.get_detector("truth", clip=clip),
+                         options=swap.SwapOptions(color="lab", blend="poisson"))
+    out = sw.swap_frame(frames[0], 0)
+    face = face_region(synth.load_truth(clip), 0, frames.shape[1:])
+    assert np.array_equal(out[~face], frames[0][~face]) and not np.array_equal(out, frames[0])
+
+
+def test_checkpoint_of_the_model_loads_with_its_training_coverage(trained_pair):
+    model, state = checkpoint.load_model(trained_pair[1], with_state=True)
+    sw = swap.Swapper(trained_pair[1], "ines", "cascade")
+    assert sw.coverage == state["train_config"]["coverage"] and sw.to == "ines"
+
+
+def test_faces_below_the_size_or_score_limit_pass_through_untouched(clip, trained_pair):
+    frames, _ = media.read_frames(clip, max_frames=2)
+    truth = detect.get_detector("truth", clip=clip)
+    for opts in (swap.SwapOptions(min_size=10_000), swap.SwapOptions(min_score=2.0)):
+        sw = swap.Swapper(trained_pair[1], "tomas", truth, options=opts)
+        assert sw.find(list(frames), [0, 1]) == [[], []]
+        assert np.array_equal(sw.swap_frame(frames[1], 1), frames[1])
+
+
+def test_detecting_every_nth_frame_interpolates_the_landmarks_in_between(clip):
+    frames, _ = media.read_frames(clip, max_frames=12)
+    truth = detect.get_detector("truth", clip=clip)
+    calls = []
+
+    class Counting(detect.Detector):
+        def detect(self, frame, index=None):
+            calls.append(index)
+            return truth.detect(frame, index)
+
+    from faceswap_core.model import FaceSwapModel
+
+    sw = swap.Swapper(FaceSwapModel.create("lite", ["ines", "tomas"]), "tomas", Counting(),
+                         options=swap.SwapOptions(detect_every=4))
+    track = sw.start()  # one video: its detections carry over between calls
+    found = sw.find(list(frames[:6]), list(range(6)), track) + sw.find(list(frames[6:]), list(range(6, 12)), track)
+    assert calls == [0, 4, 8]  # frames 9-11 come after the last detection: they keep it
+    t = synth.load_truth(clip)
+    for i in (2, 6):  # halfway between detections: the mean of the two detected landmark sets
+        expect = (t.landmarks[i - 2, :, :2] + t.landmarks[i + 2, :, :2]) / 2
+        assert np.allclose(found[i][0].landmarks, expect, atol=1e-3)
+    assert np.array_equal(found[10][0].landmarks, found[8][0].landmarks)
+    with pytest.raises(FaceswapError, match="detect every 0"):
+        swap.SwapOptions(detect_every=0)
+
+
+def test_a_swapper_reused_on_a_second_video_swaps_it_like_a_fresh_one(trained_pair, clip, tmp_path):
+    """Nothing of one video (held detections, frame counter) leaks into the next, also with detect_every > 1
+    and frames given without their indices."""
+    other = synth.render_clip(synth.CAST["ines"], 12, tmp_path / "other.mp4", size=160, seed=5)
+    first, _ = media.read_frames(clip, max_frames=12)
+    second, _ = media.read_frames(other)
+    opts = swap.SwapOptions(color="none", detect_every=4)
+
+    def make():
+        return swap.Swapper(trained_pair[1], "tomas", detect.get_detector("truth", clip=other), options=opts)
+
+    reused = make()
+    reused.detector = detect.get_detector("truth", clip=clip)
+    reused.swap_frames(list(first), track=reused.start())
+    reused.swap_frames(list(first[:7]))  # without a track: nothing is kept either
+    reused.detector = detect.get_detector("truth", clip=other)
+    again = reused.swap_frames(list(second), track=reused.start())
+    fresh = make().swap_frames(list(second), track=make().start())
+    assert all(np.array_equal(a, b) for a, b in zip(again, fresh))
+    assert not np.array_equal(again[6], second[6])  # and it did swap
