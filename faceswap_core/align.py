@@ -1,5 +1,9 @@
-"""Alignment: a mean-face landmark template, the Umeyama similarity transform, crop and uncrop, face
-masks from landmarks, and head pose from landmarks. Taught in chapter 02.
+"""Alignment: a mean-face landmark template, the Umeyama similarity transform, crop and uncrop, the
+face-core geometry, face masks and head pose from landmarks. Taught in chapter 02.
+
+The face core (`CORE`, the classic central 160 px of a 256 px padded crop) is defined here once: the
+network sees the central `coverage` of the padded crop (`view_matrix` aligns a frame straight to that
+view; `central` cuts it from a stored crop).
 
 Landmarks are (68, 2) or (68, 3) arrays in iBUG order (x, y in pixels; a third column, if any, is
 visibility and is ignored here). A transform is a 2x3 float matrix mapping frame pixels to crop pixels.

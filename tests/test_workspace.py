@@ -1,0 +1,92 @@
+"""workspace: the one name check, folder layout, atomic writes, writer locks; pipeline: stages, errors, joins."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from faceswap_core import FaceswapError, pipeline, workspace
+
+
+@pytest.mark.parametrize("name", ["ines", "seed7", "ana_b", "a-b-lite", "X1"])
+def test_good_names_pass(name):
+    assert workspace.check_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["ines.v2", "../up", "a b", "", "-lead", "é", "a" * 65, "x/y", ".hidden"])
+def test_names_that_would_break_a_later_stage_are_refused_in_one_line(name):
+    with pytest.raises(FaceswapError, match="letters, digits") as e:
+        workspace.check_name(name)
+    assert "\n" not in str(e.value)
+
+
+def test_folder_layout_is_named_in_one_place(tmp_path):
+    assert workspace.faces_dir(tmp_path, "ines") == tmp_path / "faces" / "ines"
+    assert workspace.clips_dir(tmp_path, "ines") == tmp_path / "clips" / "ines"
+    assert workspace.model_dir(tmp_path, ["ines", "tomas"], "lite") == tmp_path / "models" / "ines-tomas-lite"
+    assert workspace.model_dir(tmp_path, ["ines", "tomas"], "lite", "mine") == tmp_path / "models" / "mine"
+    with pytest.raises(FaceswapError, match="person name"):
+        workspace.model_dir(tmp_path, ["ines.x", "tomas"])
+
+
+def test_atomic_write_replaces_only_when_complete(tmp_path):
+    target = tmp_path / "data.json"
+    target.write_text("old")
+    workspace.write_json(target, {"a": 1})
+    assert target.read_text() == '{"a": 1}'
+    with pytest.raises(TypeError):  # fails while the temp file is being written
+        workspace.write_atomic(target, 123)
+    assert target.read_text() == '{"a": 1}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.json"]  # no temp file left
+    with pytest.raises(FaceswapError, match="already exists"):
+        workspace.AtomicPath(target)
+
+
+def test_a_second_writer_is_refused_at_once_naming_the_holder(tmp_path):
+    folder = tmp_path / "models" / "m"
+    with workspace.lock(folder, "the model"):
+        t0 = time.perf_counter()
+        with pytest.raises(FaceswapError, match=f"pid {os.getpid()}"):
+            with workspace.lock(folder, "the model"):
+                pass
+        assert time.perf_counter() - t0 < 1.0
+    with workspace.lock(folder):  # released: the next writer takes it
+        pass
+
+
+def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
+    folder = tmp_path / "faces" / "ines"
+    code = ("import os, sys; from faceswap_core import workspace\n"
+            f"cm = workspace.lock({str(folder)!r}); cm.__enter__(); print('held', flush=True); os._exit(0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "held" in out.stdout
+    with workspace.lock(folder):  # the dead holder's lock is gone with its process
+        pass
+
+
+def test_pipeline_keeps_order_and_reports_busy_time():
+    seen = []
+    busy = pipeline.run(pipeline.chunked(range(10), 3),
+                        [pipeline.Stage("read", lambda c: c), pipeline.Stage("double", lambda c: [2 * x for x in c]),
+                         pipeline.Stage("keep", seen.extend)])
+    assert seen == [2 * x for x in range(10)] and set(busy) == {"read", "double", "keep"}
+    assert list(pipeline.chunked([], 4)) == [] and list(pipeline.chunked(range(5), 2))[-1] == [4]
+
+
+def test_pipeline_error_stops_every_stage_and_is_raised_in_the_caller():
+    before = threading.active_count()
+    seen = []
+
+    def fail(c):
+        if c[0] >= 6:
+            raise RuntimeError("stage broke")
+        return c
+
+    with pytest.raises(RuntimeError, match="stage broke"):
+        stages = [pipeline.Stage("read", lambda c: c), pipeline.Stage("fail", fail), pipeline.Stage("out", seen.extend)]
+        pipeline.run(pipeline.chunked(range(1000), 2), stages)
+    assert seen == list(range(len(seen))) and len(seen) <= 6  # in order, and nothing after the error
+    assert threading.active_count() == before  # every thread joined
