@@ -117,10 +117,26 @@ class SwapProbe:
         """The same scores for doing nothing (the unswapped source face): a swap must beat these."""
         return scores(self.source, self.truth, self.mask)
 
+    def gain(self, swap_ssim: float) -> float:
+        """The share of the achievable gain a swap's SSIM reached: 0 is doing nothing, 1 a perfect decoder."""
+        base, top = self.baseline()["ssim"], self.ceiling()["ssim"]
+        return float((swap_ssim - base) / max(top - base, 1e-9))
+
     def ceiling(self) -> dict[str, float]:
         """The scores of a perfect decoder B: B's face aligned on B's own landmarks, pasted where A's face
         was aligned. The gap to 1 is the face-shape mismatch that the classic method cannot remove."""
         return scores(self.own, self.truth, self.mask)
+
+
+def sweep_probe(folder: str | Path, source: str, target: str, frames: int = 24, seed: int = 0,
+                size: int = 256) -> SwapProbe:
+    """A held-out probe: `source` turning the head evenly across the whole yaw range (`synth.yaw_sweep`,
+    with varied expression and light), rendered once into `folder`, ready to score a swap into `target`."""
+    clip = Path(folder) / f"probe_{source}_sweep_{frames}f_{size}px_s{seed}.mp4"
+    if not clip.exists():
+        synth.render_clip(synth.get_identity(source), frames, clip, size=size, seed=9000 + seed,
+                          conditions=synth.yaw_sweep(frames, seed=seed))
+    return SwapProbe.from_clip(clip, target, n=frames)
 
 
 def identity_score(swap: torch.Tensor, source: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> float:

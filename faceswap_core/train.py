@@ -40,6 +40,8 @@ class TrainConfig:
     masked: bool = False  # L1 only inside the face mask
     ssim_weight: float = 0.0  # adds weight * (1 - SSIM)
     warp: float = 1.0  # strength of the random warp (0 = none)
+    channels_last: bool = False  # NHWC memory layout for the convolutions (faster on CPU and CUDA)
+    clip_grad: float = 0.0  # clip each person's gradient norm to this (0 = no clipping)
     coverage: float = CORE  # the centre of the crop the network sees (the classic 160 of 256)
     preview_every: int = 0  # steps between preview images (0 = never)
     checkpoint_every: int = 0  # steps between checkpoints (0 = only at the end)
@@ -73,6 +75,8 @@ class Trainer:
         rank = self.dist.get_rank() if self.dist else 0
         self.gen = torch.Generator().manual_seed(config.seed * 1000 + rank)
         self.model.to(self.device)
+        self.layout = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.layout)
         self.model.coverage = config.coverage  # saved with the weights: conversion shows the model the same view
         if self.dist:  # every replica starts from rank 0's weights
             for t in self.model.state_dict().values():
@@ -93,7 +97,7 @@ class Trainer:
         masks = self.masks[person][idx].float().div_(255.0)
         x, y, m = augment.training_pair(imgs, self.gen, self.model.config.image_size, self.cfg.coverage, masks,
                                         warp=self.cfg.warp)
-        return x.to(self.device), y.to(self.device), m.to(self.device)
+        return x.to(self.device, memory_format=self.layout), y.to(self.device), m.to(self.device)
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.cfg.masked:
@@ -122,6 +126,8 @@ class Trainer:
                     if prm.grad is not None:
                         self.dist.all_reduce(prm.grad)
                         prm.grad /= world
+            if self.cfg.clip_grad:  # a rare huge step (with SSIM and a high lr) can kill the decoder for good
+                torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], self.cfg.clip_grad)
             opt.step()
             losses[p] = float(loss.detach())
         self.step += 1

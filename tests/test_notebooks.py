@@ -120,7 +120,9 @@ def test_04_trains_and_scores_the_swap_against_the_truth(ci_run):
     r = read_results(run / "04_train_autoencoder.ipynb")
     assert r["steps"] == 30 and r["config"] == "lite"  # the CI profile's STEPS reached the notebook
     assert all(r["loss"][p] < r["first_loss"][p] for p in ("ines", "tomas"))
-    assert 0 < r["swap_ssim"] < 1 and 0 < r["baseline_ssim"] < 1
+    assert 0 < r["swap_ssim"] < 1 and 0 < r["baseline_ssim"] < r["ceiling_ssim"] < 1
+    expect = (r["swap_ssim"] - r["baseline_ssim"]) / (r["ceiling_ssim"] - r["baseline_ssim"])
+    assert r["gain"] == pytest.approx(expect, abs=2e-3)  # the recorded gain is the share of the achievable gain
     assert (ws / "models/ines-tomas-lite/latest").exists()
 
 

@@ -12,7 +12,8 @@ Files (each imports only those above it):
 - ``geometry.py``: the head model: `rotation`, the ellipsoid parts, the feature curves, the 68 landmarks
   in the head frame (`landmarks_3d`), `MIC_VERSION`.
 - ``raycast.py``: `render`, the ray-caster that paints and lights a frame with its ground truth.
-- ``motion.py``: conditions over time (`random_motion`) and a voice that follows the mouth (`voice_track`).
+- ``motion.py``: conditions over time (`random_motion`, the probes' `yaw_sweep`) and a voice that follows
+  the mouth (`voice_track`).
 - ``clips.py``: `render_clip` writes an MP4 plus a ground-truth sidecar; `load_truth`, `swap_truth` read it.
 
 Frames are ``uint8 HxWx3 RGB``. Head frame: x to the image right of a frontal face, y up, z out of the
@@ -24,9 +25,9 @@ from __future__ import annotations
 from .cast import CAST, Condition, Identity, Rendering, cast_names, get_identity
 from .clips import Truth, load_truth, render_clip, swap_truth, truth_path
 from .geometry import MIC_VERSION, landmarks_3d, rotation
-from .motion import random_motion, voice_track
+from .motion import random_motion, voice_track, yaw_sweep
 from .raycast import render
 
 __all__ = ["CAST", "MIC_VERSION", "Condition", "Identity", "Rendering", "Truth", "cast_names", "get_identity",
            "landmarks_3d", "load_truth", "random_motion", "render", "render_clip", "rotation",
-           "swap_truth", "truth_path", "voice_track"]
+           "swap_truth", "truth_path", "voice_track", "yaw_sweep"]

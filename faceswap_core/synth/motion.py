@@ -66,6 +66,21 @@ def random_motion(n_frames: int, fps: float = 25.0, seed: int = 0, yaw_range: tu
     return out
 
 
+def yaw_sweep(n_frames: int, yaw_range: tuple[float, float] = (-85, 85), seed: int = 0) -> list[Condition]:
+    """A controlled head turn for held-out probes: yaw evenly from one end of `yaw_range` to the other,
+    with talking, smiles and the light varied over the sweep (seeded) so a probe covers them too."""
+    rng = np.random.default_rng([0x5EE9, seed])
+    yaw = np.linspace(yaw_range[0], yaw_range[1], n_frames)
+    out = []
+    for k in range(n_frames):
+        out.append(Condition(
+            yaw=float(yaw[k]), pitch=float(rng.normal(0, 5)), roll=float(rng.normal(0, 4)),
+            mouth_open=float(rng.uniform(0, 0.7) * (rng.uniform() < 0.6)), smile=float(rng.uniform(-0.1, 0.8)),
+            light_azimuth=float(rng.uniform(-60, 60)), light_elevation=float(rng.uniform(10, 45)),
+            ambient=float(rng.uniform(0.3, 0.42))))
+    return out
+
+
 def voice_track(mouth_open: np.ndarray, fps: float, sample_rate: int = 24000, seed: int = 0,
                 pitch_hz: float = 140.0) -> np.ndarray:
     """A voice-like mono signal (harmonics with moving formants) whose loudness follows mouth opening."""
