@@ -155,9 +155,10 @@ def plot_history(history: list[dict], persons: list[str], quality: list[dict] | 
         smooth = np.convolve(v, np.ones(k) / k, mode="valid")
         axes[0, 0].plot(steps[k - 1:], smooth, label=p)
     axes[0, 0].set_xlabel("step")
-    axes[0, 0].set_ylabel("L1 loss")
+    axes[0, 0].set_ylabel("training loss")  # L1, masked or not, plus the SSIM term if one is set
     axes[0, 0].set_yscale("log")
-    axes[0, 0].legend(fontsize=8)
+    if history:
+        axes[0, 0].legend(fontsize=8)
     if quality:
         q = np.array([[r["step"], r["ssim"], r["baseline"]] for r in quality])
         axes[0, 1].plot(q[:, 0], q[:, 1], "o-", label="swap vs truth")
