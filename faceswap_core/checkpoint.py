@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from .align import CORE
 from .errors import FaceswapError
 from .model import FaceSwapModel, ModelConfig
-from .workspace import write_atomic
+from .workspace import write_atomic, write_json
 
 KEEP = 2  # checkpoints kept per model folder
 
@@ -53,7 +53,7 @@ def save(out_dir: str | Path, model: FaceSwapModel, optims: dict[str, torch.opti
         shutil.rmtree(final)
     os.replace(tmp, final)
     write_atomic(out / "latest", final.name)
-    write_atomic(out / "history.json", json.dumps(history))
+    write_json(out / "history.json", history)
     for old in checkpoints(out)[:-KEEP]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -69,8 +69,9 @@ def latest(out_dir: str | Path) -> Path:
     """The checkpoint `latest` points at (or the newest one, if the pointer is missing or stale)."""
     out = Path(out_dir)
     pointer = out / "latest"
-    if pointer.exists() and (out / "checkpoints" / pointer.read_text().strip()).exists():
-        return out / "checkpoints" / pointer.read_text().strip()
+    named = out / "checkpoints" / pointer.read_text().strip() if pointer.exists() else None
+    if named is not None and named.exists():
+        return named
     found = checkpoints(out)
     if not found:
         raise FaceswapError(f"{out}: no checkpoint here; train a model first (chapter 04 or faceswap-core train)")

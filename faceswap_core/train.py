@@ -238,10 +238,10 @@ def load_faces(workspace: str | Path, persons: list[str],
 
 def open_trainer(model_dir: str | Path, faces: dict[str, tuple[np.ndarray, np.ndarray]], persons: list[str],
                  config: str = "lite", train_config: TrainConfig = TrainConfig(), resume: bool | None = None,
-                 device: str | None = None, **overrides) -> Trainer:
-    """A Trainer for `model_dir`: a new model, or the saved one continued exactly. `resume` True needs a
-    checkpoint, False refuses one (never train over a model by accident), None continues if there is one;
-    `overrides` change saved training settings on resume."""
+                 device: str | None = None, model: FaceSwapModel | None = None, **overrides) -> Trainer:
+    """A Trainer for `model_dir`: a new model (`model`, or one created from `config` and the seed), or the
+    saved one continued exactly. `resume` True needs a checkpoint, False refuses one (never train over a
+    model by accident), None continues if there is one; `overrides` change saved training settings on resume."""
     model_dir = Path(model_dir)
     found = ckpt.checkpoints(model_dir)
     if resume is False and found:
@@ -251,5 +251,5 @@ def open_trainer(model_dir: str | Path, faces: dict[str, tuple[np.ndarray, np.nd
         if trainer.model.config.name != config:
             raise FaceswapError(f"{model_dir}: holds a {trainer.model.config.name!r} model, not {config!r}")
         return trainer
-    model = FaceSwapModel.create(config, persons, seed=train_config.seed)
+    model = model if model is not None else FaceSwapModel.create(config, persons, seed=train_config.seed)
     return Trainer(model, faces, model_dir, train_config, device)
