@@ -53,16 +53,19 @@ def _extract(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from . import train
+    from .device import pick_device
     from .workspace import model_dir
 
+    pick_device(args.device)  # a device this machine lacks is refused before anything is loaded
     distributed = train.init_distributed()
     out = model_dir(args.workspace, args.persons, args.config, args.model)
     faces = train.load_faces(args.workspace, args.persons)
     lr = args.lr if args.lr is not None else LITE_LR if args.config == "lite" else 5e-5
     cfg = dict(batch_size=args.batch_size, lr=lr, seed=args.seed, masked=args.masked, ssim_weight=args.ssim,
-               clip_grad=args.clip_grad, preview_every=args.preview_every, checkpoint_every=args.checkpoint_every)
+               clip_grad=args.clip_grad, precision=args.precision, preview_every=args.preview_every,
+               checkpoint_every=args.checkpoint_every)
     trainer = train.open_trainer(out, faces, args.persons, args.config, train.TrainConfig(**cfg),
-                                 resume=args.resume, **(cfg if args.resume else {}))
+                                 resume=args.resume, device=args.device, **(cfg if args.resume else {}))
     try:
         trainer.train(args.steps)
     finally:
@@ -80,7 +83,7 @@ def _convert(args: argparse.Namespace) -> None:
 
     opts = swap.SwapOptions(color=args.color, blend=args.blend, erode=args.erode, feather=args.feather,
                             min_size=args.min_size, batch_size=args.batch_size, detect_every=args.detect_every)
-    swapper = swap.Swapper(args.model, args.to, args.detector, options=opts, clip=args.input)
+    swapper = swap.Swapper(args.model, args.to, args.detector, options=opts, clip=args.input, device=args.device)
     summary = convert.convert_video(args.input, args.out, swapper, start=args.start, end=args.end,
                                     resize=args.resize, side_by_side=args.side_by_side,
                                     provenance=not args.no_provenance, overwrite=args.overwrite,
@@ -141,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="L1 only inside the face mask (default; --no-masked for the classic plain L1)")
     p.add_argument("--ssim", type=float, default=0.5, help="weight of an extra (1 - SSIM) term (0 = classic L1 only)")
     p.add_argument("--clip-grad", type=float, default=1.0, help="gradient-norm clipping (0 = off)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best one here)")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                   help="bf16 autocast or fp32 (auto: bf16 on CUDA)")
     p.add_argument("--preview-every", type=int, default=100)
     p.add_argument("--checkpoint-every", type=int, default=500)
     p = command("convert", _convert, "swap the faces of a video into one person of a trained model, audio kept")
@@ -155,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--feather", type=float, default=0.08, help="mask edge softness, fraction of the face size")
     p.add_argument("--min-size", type=float, default=24, help="leave faces smaller than this (pixels) untouched")
     p.add_argument("--batch-size", type=int, default=32, help="faces per model call")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best one here)")
     p.add_argument("--detect-every", type=int, default=1,
                    help="detect faces on every Nth frame only, interpolating between (faster, less exact)")
     p.add_argument("--start", type=float, default=0.0, help="seconds into the input to start")

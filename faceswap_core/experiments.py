@@ -40,7 +40,11 @@ class Experiment:
     source_glasses: bool | None = None  # put glasses on A (True), take them off (False), or as cast (None)
     steps: int = 600
     batch_size: int = 16
-    lr: float = 5e-4
+    lr: float = 1e-3  # the training settings kept in docs/training.md: masked L1 + SSIM, clipping, cosine decay
+    masked: bool = True
+    ssim_weight: float = 0.5
+    clip_grad: float = 1.0
+    decay: bool = True  # cosine learning-rate decay over the steps
     eval_every: int = 100  # steps between quality measurements (0: only at the end)
     init: Experiment | None = None  # fine-tune: start from this experiment's model (B's decoder re-used)
     seed: int = 0
@@ -145,7 +149,9 @@ def _train(exp: Experiment, workspace, folder: Path, probe_frames: int, progress
         model = fine_tune_start(load_model(_root(workspace) / "runs" / base["key"] / "model"), exp.source, exp.target)
     else:
         model = FaceSwapModel.create("lite", persons, seed=exp.seed)
-    cfg = train.TrainConfig(batch_size=exp.batch_size, lr=exp.lr, seed=exp.seed)
+    cfg = train.TrainConfig(batch_size=exp.batch_size, lr=exp.lr, seed=exp.seed, masked=exp.masked,
+                            ssim_weight=exp.ssim_weight, clip_grad=exp.clip_grad,
+                            decay_steps=exp.steps if exp.decay else 0)
     model_dir = folder / "model"
     if model_dir.exists():  # an earlier run was interrupted before its result was written: start over
         shutil.rmtree(model_dir)

@@ -22,6 +22,7 @@ KNOBS: dict[str, str] = {
     "PROBE_FRAMES": "frames scored",
     "STEPS": "training steps", "BATCH_SIZE": "faces per training batch", "LR": "learning rate",
     "MASKED": "masked loss", "SSIM_WEIGHT": "weight of the (1 - SSIM) loss term", "CLIP_GRAD": "gradient-norm clipping",
+    "LR_DECAY": "learning-rate schedule",
     "EVAL_EVERY": "steps between quality measurements", "CHECKPOINT_EVERY": "steps between checkpoints",
     "PEOPLE": "people (A, B)", "PAIR": "people (A, B)", "PERSON": "whose face set",
     "SOURCE": "person A", "TARGET": "person B", "NEW_SOURCE": "person C",

@@ -6,6 +6,7 @@ chapter 04.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from .model import FaceSwapModel
 from .workspace import faces_dir
 
 TRAIN_CROP = 128  # face-set crops are resized to this (whole padded crop) before the random transform
+MIN_LR = 0.05  # the cosine schedule ends at this share of the learning rate
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class TrainConfig:
     warp: float = 1.0  # strength of the random warp (0 = none)
     channels_last: bool = False  # NHWC memory layout for the convolutions (faster on CPU and CUDA)
     clip_grad: float = 0.0  # clip each person's gradient norm to this (0 = no clipping)
+    precision: str = "auto"  # "bf16" autocast, "fp32", or "auto" (bf16 on CUDA, fp32 elsewhere)
+    warmup: int = 0  # steps of linear learning-rate warm-up from lr/10 (0 = none)
+    decay_steps: int = 0  # cosine decay of the lr to lr * MIN_LR over this many steps, then flat (0 = constant lr)
     coverage: float = CORE  # the centre of the crop the network sees (the classic 160 of 256)
     preview_every: int = 0  # steps between preview images (0 = never)
     checkpoint_every: int = 0  # steps between checkpoints (0 = only at the end)
@@ -71,33 +76,63 @@ class Trainer:
         data = {p: FaceDataset(*faces[p]) for p in model.persons}
         self.images = {p: d.images for p, d in data.items()}  # (N, 3, H, W) uint8
         self.masks = {p: d.masks for p, d in data.items()}  # (N, 1, H, W) uint8
+        if config.precision not in ("auto", "bf16", "fp32"):
+            raise FaceswapError(f"precision {config.precision!r}: use auto, bf16 or fp32")
         self.dist = _dist()
-        rank = self.dist.get_rank() if self.dist else 0
-        self.gen = torch.Generator().manual_seed(config.seed * 1000 + rank)
+        if self.dist and self.device == "cuda":  # torchrun: each process its own GPU (init_distributed chose it)
+            self.device = f"cuda:{torch.cuda.current_device()}"
+        self.rank = self.dist.get_rank() if self.dist else 0
+        self.gen = torch.Generator()
         self.model.to(self.device)
         self.layout = torch.channels_last if config.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.layout)
         self.model.coverage = config.coverage  # saved with the weights: conversion shows the model the same view
-        if self.dist:  # every replica starts from rank 0's weights
-            for t in self.model.state_dict().values():
-                self.dist.broadcast(t, 0)
+        self.net: torch.nn.Module = self.model
+        if self.dist:
+            _same_everywhere(self.dist, model, config, {p: len(self.images[p]) for p in model.persons})
+            from torch.nn.parallel import DistributedDataParallel
+
+            # One wrapper around the whole model: a step uses the encoder and one decoder, so the other decoder
+            # is "unused" in that backward. DDP starts every replica from rank 0's weights and averages the
+            # gradients in buckets while backward still runs.
+            ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=True,
+                                               broadcast_buffers=False)
         self.optims = {p: torch.optim.Adam(list(model.encoder.parameters()) + list(model.decoders[p].parameters()),
                                            lr=config.lr, betas=(config.beta1, config.beta2))
                        for p in model.persons}
         self.step = 0
         self.history: list[dict] = []
-        self.autocast = self.device.startswith("cuda")  # bf16 autocast only on CUDA
+        self.device_type = torch.device(self.device).type
+        self.autocast = config.precision == "bf16" or (config.precision == "auto" and self.device_type == "cuda")
+        self.pin = self.device_type == "cuda"  # page-locked batches copy to the GPU asynchronously
 
     # ---------------------------------------------------------------------------------------- steps
 
+    def lr_at(self, step: int) -> float:
+        """The learning rate of step `step` (0-based): a pure function of the step, so resume is exact."""
+        cfg, lr = self.cfg, self.cfg.lr
+        if cfg.warmup and step < cfg.warmup:
+            return lr * (0.1 + 0.9 * step / cfg.warmup)
+        if cfg.decay_steps:
+            t = min(1.0, (step - cfg.warmup) / max(1, cfg.decay_steps - cfg.warmup))
+            return lr * (MIN_LR + (1 - MIN_LR) * 0.5 * (1 + math.cos(math.pi * t)))
+        return lr
+
     def batch(self, person: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A random (warped input, target, target mask) batch of one person."""
+        if person == self.model.persons[0]:  # one stream per (seed, rank, step): resume needs no saved state
+            seq = np.random.SeedSequence([self.cfg.seed, self.rank, self.step])
+            self.gen.manual_seed(int(seq.generate_state(1)[0]))
         idx = torch.randint(len(self.images[person]), (self.cfg.batch_size,), generator=self.gen)
         imgs = self.images[person][idx].float().div_(255.0)
         masks = self.masks[person][idx].float().div_(255.0)
         x, y, m = augment.training_pair(imgs, self.gen, self.model.config.image_size, self.cfg.coverage, masks,
                                         warp=self.cfg.warp)
-        return x.to(self.device, memory_format=self.layout), y.to(self.device), m.to(self.device)
+        if self.pin:
+            x, y, m = x.pin_memory(), y.pin_memory(), m.pin_memory()
+        return (x.to(self.device, memory_format=self.layout, non_blocking=self.pin),
+                y.to(self.device, non_blocking=self.pin), m.to(self.device, non_blocking=self.pin))
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.cfg.masked:
@@ -112,20 +147,17 @@ class Trainer:
         """One step: each person in turn, its decoder and the shared encoder updated on its batch."""
         self.model.train()
         losses = {}
+        lr = self.lr_at(self.step)
         for p in self.model.persons:
             x, y, m = self.batch(p)
             opt = self.optims[p]
+            for group in opt.param_groups:
+                group["lr"] = lr
             opt.zero_grad(set_to_none=True)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
-                pred = self.model(x, p)
+            with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.autocast):
+                pred = self.net(x, p)
             loss = self.loss(pred.float(), y, m)
-            loss.backward()
-            if self.dist:  # data parallel: average the gradients of the replicas
-                world = self.dist.get_world_size()
-                for prm in opt.param_groups[0]["params"]:
-                    if prm.grad is not None:
-                        self.dist.all_reduce(prm.grad)
-                        prm.grad /= world
+            loss.backward()  # under DDP this returns with the gradients averaged over the replicas
             if self.cfg.clip_grad:  # a rare huge step (with SSIM and a high lr) can kill the decoder for good
                 torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], self.cfg.clip_grad)
             opt.step()
@@ -193,7 +225,7 @@ class Trainer:
 
     def save(self) -> Path:
         """Write a checkpoint atomically (temp folder, then rename); keep the previous one."""
-        state = {"train_config": asdict(self.cfg), "step": self.step, "generator": self.gen.get_state().tolist()}
+        state = {"train_config": asdict(self.cfg), "step": self.step}
         return ckpt.save(self.out, self.model, self.optims, state, self.history)
 
     @classmethod
@@ -207,10 +239,22 @@ class Trainer:
         t = cls(model, faces, out, cfg, device)
         ckpt.load_optimizers(t.optims, ck)
         t.step = int(state["step"])
-        t.gen.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
         hist = out / "history.json"
         t.history = [h for h in json.loads(hist.read_text()) if h["step"] <= t.step] if hist.exists() else []
         return t
+
+
+def _same_everywhere(dist, model: FaceSwapModel, config: TrainConfig, sizes: dict[str, int]) -> None:
+    """Refuse a torchrun launch whose processes disagree about what they train (they would hang or mix)."""
+    mine = {"persons": list(model.persons), "model": model.config.name, "config": asdict(config), "faces": sizes}
+    everyone: list[dict] = [{} for _ in range(dist.get_world_size())]
+    dist.all_gather_object(everyone, mine)
+    for rank, theirs in enumerate(everyone):
+        diff = sorted(k for k in mine if theirs[k] != everyone[0][k])
+        if diff:
+            first, other = ({k: e[k] for k in diff} for e in (everyone[0], theirs))
+            raise FaceswapError(f"torchrun processes disagree about {', '.join(diff)} (rank 0: {first}, rank {rank}: "
+                                f"{other}): start every process with the same arguments and workspace")
 
 
 def init_distributed() -> bool:

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -92,7 +93,7 @@ def test_loss_goes_down_and_checkpoint_round_trips(tmp_path):
 
 def test_resume_is_exact(tmp_path):
     faces = _faces()
-    cfg = train.TrainConfig(batch_size=4, lr=1e-3, seed=3, masked=True, ssim_weight=0.2)
+    cfg = train.TrainConfig(batch_size=4, lr=1e-3, seed=3, masked=True, ssim_weight=0.2, warmup=2, decay_steps=5)
     straight = train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"], seed=3), faces, tmp_path / "a",
                              cfg, "cpu")
     straight.train(6, progress=False)
@@ -108,7 +109,57 @@ def test_resume_is_exact(tmp_path):
     assert [h["ana"] for h in straight.history] == [h["ana"] for h in resumed.history]
 
 
-def test_ddp_replicas_stay_identical(tmp_path):
+def test_lr_schedule_warms_up_then_decays_to_its_floor(tmp_path):
+    m = model.FaceSwapModel.create("lite", ["ana", "ben"])
+    cfg = train.TrainConfig(batch_size=4, lr=1e-3, warmup=10, decay_steps=110)
+    t = train.Trainer(m, _faces(), tmp_path, cfg, "cpu")
+    lrs = [t.lr_at(s) for s in range(200)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[10] == pytest.approx(1e-3)
+    assert all(a < b for a, b in zip(lrs[:10], lrs[1:11]))  # warm-up rises
+    assert all(a > b for a, b in zip(lrs[10:110], lrs[11:111]))  # cosine falls
+    assert lrs[60] == pytest.approx(1e-3 * (1 + train.MIN_LR) / 2)  # halfway down at the middle
+    assert lrs[110] == lrs[199] == pytest.approx(1e-3 * train.MIN_LR)  # then flat
+    t.train_step()
+    assert all(g["lr"] == pytest.approx(1e-4) for opt in t.optims.values() for g in opt.param_groups)
+    flat = train.Trainer(m, _faces(), tmp_path, train.TrainConfig(batch_size=4, lr=1e-3), "cpu")
+    assert {flat.lr_at(s) for s in (0, 50, 5000)} == {1e-3}
+
+
+def test_cpu_bf16_autocast_runs_in_bf16_and_the_loss_falls(tmp_path):
+    m = model.FaceSwapModel.create("lite", ["ana", "ben"])
+    seen = []
+    m.encoder.register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
+    cfg = train.TrainConfig(batch_size=8, lr=3e-4, warp=0, precision="bf16")
+    t = train.Trainer(m, _faces(), tmp_path / "m", cfg, "cpu")
+    t.train(60, progress=False)
+    assert seen and set(seen) == {torch.bfloat16}  # the convolutions ran under CPU bf16 autocast
+    assert all(p.dtype == torch.float32 for p in m.parameters())  # the weights stay fp32
+    for p in ("ana", "ben"):
+        early = np.mean([h[p] for h in t.history[:10]])
+        late = np.mean([h[p] for h in t.history[-10:]])
+        assert late < 0.85 * early, (p, early, late)
+    with pytest.raises(FaceswapError, match="precision 'fp16'"):
+        train.Trainer(m, _faces(), tmp_path, train.TrainConfig(batch_size=4, precision="fp16"), "cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_a_device_this_machine_lacks_is_one_line_before_training(tmp_path):
+    from faceswap_core.device import pick_device
+
+    with pytest.raises(FaceswapError, match="no CUDA GPU"):
+        pick_device("cuda")
+    with pytest.raises(FaceswapError, match="'gpu' is not a device name"):
+        pick_device("gpu")
+    assert pick_device("cpu") == "cpu"
+    out = subprocess.run([sys.executable, "-m", "faceswap_core.cli", "train", "--workspace", str(tmp_path),
+                          "--persons", "ana", "ben", "--steps", "5", "--device", "cuda"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "device 'cuda': this machine has no CUDA GPU" in out.stderr
+    assert not (tmp_path / "models").exists()
+
+
+def _torchrun(mode: str, out: Path) -> subprocess.CompletedProcess:
     import socket
 
     with socket.socket() as s:  # a free port on the loopback for the rendezvous
@@ -116,15 +167,36 @@ def test_ddp_replicas_stay_identical(tmp_path):
         port = s.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     worker = Path(__file__).with_name("ddp_worker.py")
-    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                          "--master_addr", "127.0.0.1", "--master_port", str(port), str(worker), str(tmp_path)],
-                         capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_addr", "127.0.0.1", "--master_port", str(port), str(worker), mode, str(out)],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_ddp_replicas_stay_identical_and_resume_exactly(tmp_path):
+    out = _torchrun("train", tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
-    r0, r1 = (load_file(str(tmp_path / f"rank{r}.safetensors")) for r in (0, 1))
+    r0, r1 = (load_file(str(tmp_path / f"straight{r}.safetensors")) for r in (0, 1))
     start = model.FaceSwapModel.create("lite", ["a", "b"], seed=0).state_dict()
     for k in r0:
-        assert torch.equal(r0[k], r1[k]), k
+        assert torch.equal(r0[k], r1[k]), k  # DistributedDataParallel kept the replicas in step
     assert any(not torch.equal(r0[k], start[k]) for k in r0)  # they trained, together
+    losses = [json.loads((tmp_path / f"losses{r}.json").read_text()) for r in (0, 1)]
+    assert losses[0] != losses[1]  # each rank drew its own batches (data parallel, not the same work twice)
+    for r in (0, 1):  # 3 steps, a checkpoint, a resume to 6 under DDP: the same weights as 6 straight
+        resumed = load_file(str(tmp_path / f"resumed{r}.safetensors"))
+        for k in r0:
+            assert torch.equal(resumed[k], r0[k]), (r, k)
+    previews = sorted(p.name for p in (tmp_path / "straight" / "previews").iterdir())
+    assert previews == ["step-0000002.png", "step-0000004.png", "step-0000006.png"]  # one writer: rank 0
+    assert checkpoint.latest(tmp_path / "straight").name.endswith("6")
+
+
+def test_ddp_processes_that_disagree_stop_with_one_line(tmp_path):
+    out = _torchrun("disagree", tmp_path)
+    assert out.returncode != 0
+    assert "torchrun processes disagree about config" in out.stderr
+    assert "Traceback" not in out.stderr.split("rank 0:")[0][-200:]
+    assert not (tmp_path / "m").exists()  # nothing was written
 
 
 def test_bad_inputs_are_clear_errors(tmp_path):
