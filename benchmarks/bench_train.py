@@ -72,9 +72,10 @@ def time_to_quality(args) -> dict:
     faces = train.load_faces(ws, [a, b])
     cfg = train.TrainConfig(batch_size=args.batch_size, lr=args.lr, masked=args.masked, ssim_weight=args.ssim,
                             seed=args.motion_seed, channels_last=args.channels_last,
-                            clip_grad=args.clip_grad, warmup=args.warmup, decay_steps=args.decay_steps)
+                            clip_grad=args.clip_grad, warmup=args.warmup, decay_steps=args.decay_steps,
+                            color_transfer=args.color_transfer)
     m = model.FaceSwapModel.create(args.config, [a, b], seed=args.motion_seed)
-    t = train.Trainer(m, faces, ws / "model", cfg, args.device)
+    t = train.Trainer(m, faces, Path(args.save) if args.save else ws / "model", cfg, args.device)
     print(f"time-to-quality [{args.label}]: {a}->{b}, motion seed {args.motion_seed}, {cfg}; no swap SSIM "
           f"{base:.3f}, perfect decoder {ceiling:.3f}", flush=True)
     curve, trained, reached = [], 0.0, {}
@@ -90,6 +91,9 @@ def time_to_quality(args) -> dict:
         for level in (0.5, 0.7, 0.8):
             if level not in reached and g >= level:
                 reached[level] = (trained, t.step)
+    if args.save:  # the final model, for a closer look (per-yaw scores, previews)
+        ckpt = t.save()
+        print(f"saved {ckpt}", flush=True)
     samples = t.step * 2 * args.batch_size / trained
     best = max(c[3] for c in curve)
     cells = "  ".join(f"{int(100 * lv)}%: " + (f"{reached[lv][0] / 60:.1f} min ({reached[lv][1]} steps)"
@@ -116,8 +120,10 @@ def main() -> None:
     ap.add_argument("--clip-grad", type=float, default=1.0)
     ap.add_argument("--warmup", type=int, default=0, help="steps of lr warm-up")
     ap.add_argument("--decay-steps", type=int, default=0, help="cosine lr decay over this many steps (0 = none)")
+    ap.add_argument("--color-transfer", type=float, default=0.0, help="share of inputs recoloured")
     ap.add_argument("--config", default="lite", help="model config (lite or original)")
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
+    ap.add_argument("--save", help="a model folder to save the final checkpoint in")
     ap.add_argument("--label", default="default")
     args = ap.parse_args()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")

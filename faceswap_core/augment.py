@@ -114,6 +114,21 @@ def training_pair(images: torch.Tensor, gen: torch.Generator, size: int = 64, co
     return random_warp(moved, gen, size, coverage, warp, masks=moved_masks)
 
 
+def color_stats(images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image, per-channel mean and standard deviation inside the mask: (N, 3, 1, 1) each."""
+    w = masks / masks.sum((2, 3), keepdim=True).clamp_min(1.0)
+    mean = (images * w).sum((2, 3), keepdim=True)
+    std = (((images - mean) ** 2 * w).sum((2, 3), keepdim=True)).sqrt()
+    return mean, std
+
+
+def color_transfer(images: torch.Tensor, masks: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Give each face another face's colour statistics (mean and spread per channel inside the mask), as the
+    field's "colour transfer" augmentation does: the shading pattern stays, the skin tone changes."""
+    own_mean, own_std = color_stats(images, masks)
+    return ((images - own_mean) * (std / own_std.clamp_min(1e-3)).clamp(0.25, 4.0) + mean).clamp(0.0, 1.0)
+
+
 def to_tensor(images_uint8) -> torch.Tensor:
     """(N, H, W, 3) uint8 numpy -> (N, 3, H, W) float32 in [0, 1]."""
     return torch.from_numpy(images_uint8).permute(0, 3, 1, 2).float().div_(255.0)

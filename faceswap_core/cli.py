@@ -7,6 +7,11 @@ import sys
 
 from .errors import FaceswapError
 
+TRAIN_FLAGS = {"batch_size": "batch_size", "lr": "lr", "seed": "seed", "masked": "masked", "ssim": "ssim_weight",
+               "clip_grad": "clip_grad", "precision": "precision", "preview_every": "preview_every",
+               "checkpoint_every": "checkpoint_every"}  # argparse name -> TrainConfig field
+TRAIN_DEFAULTS = {"batch_size": 32, "seed": 0, "masked": True, "ssim_weight": 0.5, "clip_grad": 1.0,
+                  "precision": "auto", "preview_every": 100, "checkpoint_every": 500}
 LITE_LR = 1e-3  # measured in docs/training.md: with masked L1 + SSIM and clipping, lite learns fastest here
 
 
@@ -60,12 +65,13 @@ def _train(args: argparse.Namespace) -> None:
     distributed = train.init_distributed()
     out = model_dir(args.workspace, args.persons, args.config, args.model)
     faces = train.load_faces(args.workspace, args.persons)
-    lr = args.lr if args.lr is not None else LITE_LR if args.config == "lite" else 5e-5
-    cfg = dict(batch_size=args.batch_size, lr=lr, seed=args.seed, masked=args.masked, ssim_weight=args.ssim,
-               clip_grad=args.clip_grad, precision=args.precision, preview_every=args.preview_every,
-               checkpoint_every=args.checkpoint_every)
-    trainer = train.open_trainer(out, faces, args.persons, args.config, train.TrainConfig(**cfg),
-                                 resume=args.resume, device=args.device, **(cfg if args.resume else {}))
+    given = {k: getattr(args, flag) for flag, k in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
+    if args.decay is not None:
+        given["decay_steps"] = args.steps if args.decay else 0
+    fresh = {**TRAIN_DEFAULTS, "lr": LITE_LR if args.config == "lite" else 5e-5, "decay_steps": args.steps, **given}
+    # a new model gets the defaults and the flags given; a resumed one keeps its saved settings but the flags given
+    trainer = train.open_trainer(out, faces, args.persons, args.config, train.TrainConfig(**fresh),
+                                 resume=args.resume, device=args.device, **(given if args.resume else {}))
     try:
         trainer.train(args.steps)
     finally:
@@ -137,18 +143,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, required=True, help="train until this step")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     p.add_argument("--model", help="model folder name under workspace/models (default A-B-config)")
-    p.add_argument("--batch-size", type=int, default=32, help="faces per person per step")
+    # settings: None when not given, so that --resume keeps the saved ones (defaults: TRAIN_DEFAULTS)
+    p.add_argument("--batch-size", type=int, help="faces per person per step (default 32)")
     p.add_argument("--lr", type=float, help="learning rate (default: 1e-3 for lite, the classic 5e-5 for original)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--masked", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--masked", action=argparse.BooleanOptionalAction,
                    help="L1 only inside the face mask (default; --no-masked for the classic plain L1)")
-    p.add_argument("--ssim", type=float, default=0.5, help="weight of an extra (1 - SSIM) term (0 = classic L1 only)")
-    p.add_argument("--clip-grad", type=float, default=1.0, help="gradient-norm clipping (0 = off)")
+    p.add_argument("--ssim", type=float, help="weight of an extra (1 - SSIM) term (default 0.5; 0 = classic L1 only)")
+    p.add_argument("--clip-grad", type=float, help="gradient-norm clipping (default 1.0; 0 = off)")
+    p.add_argument("--decay", action=argparse.BooleanOptionalAction,
+                   help="cosine learning-rate decay to 5%% over --steps (default; --no-decay: constant)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best one here)")
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
-                   help="bf16 autocast or fp32 (auto: bf16 on CUDA)")
-    p.add_argument("--preview-every", type=int, default=100)
-    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], help="bf16 autocast or fp32 (default auto: "
+                   "bf16 on CUDA)")
+    p.add_argument("--preview-every", type=int, help="steps between preview images (default 100)")
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 500)")
     p = command("convert", _convert, "swap the faces of a video into one person of a trained model, audio kept")
     p.add_argument("input", metavar="INPUT", help="the video whose faces are replaced")
     p.add_argument("--model", required=True, help="a model folder (its latest checkpoint) or a checkpoint folder")

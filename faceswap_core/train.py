@@ -44,12 +44,24 @@ class TrainConfig:
     warp: float = 1.0  # strength of the random warp (0 = none)
     channels_last: bool = False  # NHWC memory layout for the convolutions (faster on CPU and CUDA)
     clip_grad: float = 0.0  # clip each person's gradient norm to this (0 = no clipping)
+    color_transfer: float = 0.0  # share of inputs recoloured with the other person's skin tone (0 = none)
     precision: str = "auto"  # "bf16" autocast, "fp32", or "auto" (bf16 on CUDA, fp32 elsewhere)
     warmup: int = 0  # steps of linear learning-rate warm-up from lr/10 (0 = none)
     decay_steps: int = 0  # cosine decay of the lr to lr * MIN_LR over this many steps, then flat (0 = constant lr)
     coverage: float = CORE  # the centre of the crop the network sees (the classic 160 of 256)
     preview_every: int = 0  # steps between preview images (0 = never)
     checkpoint_every: int = 0  # steps between checkpoints (0 = only at the end)
+
+    def __post_init__(self):
+        for name in ("batch_size", "lr"):
+            if not getattr(self, name) > 0:
+                raise FaceswapError(f"{name.replace('_', ' ')} {getattr(self, name)}: it must be above 0")
+        for name in ("ssim_weight", "clip_grad", "warp", "warmup", "decay_steps", "preview_every",
+                     "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise FaceswapError(f"{name.replace('_', ' ')} {getattr(self, name)}: it must be 0 or more")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise FaceswapError(f"precision {self.precision!r}: use auto, bf16 or fp32")
 
 
 def _dist():
@@ -76,8 +88,7 @@ class Trainer:
         data = {p: FaceDataset(*faces[p]) for p in model.persons}
         self.images = {p: d.images for p, d in data.items()}  # (N, 3, H, W) uint8
         self.masks = {p: d.masks for p, d in data.items()}  # (N, 1, H, W) uint8
-        if config.precision not in ("auto", "bf16", "fp32"):
-            raise FaceswapError(f"precision {config.precision!r}: use auto, bf16 or fp32")
+        self.color = {p: self._color_stats(p) for p in model.persons} if config.color_transfer else {}
         self.dist = _dist()
         if self.dist and self.device == "cuda":  # torchrun: each process its own GPU (init_distributed chose it)
             self.device = f"cuda:{torch.cuda.current_device()}"
@@ -129,10 +140,33 @@ class Trainer:
         masks = self.masks[person][idx].float().div_(255.0)
         x, y, m = augment.training_pair(imgs, self.gen, self.model.config.image_size, self.cfg.coverage, masks,
                                         warp=self.cfg.warp)
+        if self.cfg.color_transfer:  # the input only: the decoder still draws its own person's colours
+            x = self._recolor(x, m, person)
         if self.pin:
             x, y, m = x.pin_memory(), y.pin_memory(), m.pin_memory()
         return (x.to(self.device, memory_format=self.layout, non_blocking=self.pin),
                 y.to(self.device, non_blocking=self.pin), m.to(self.device, non_blocking=self.pin))
+
+    def _color_stats(self, person: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each face's skin colour (mean, spread per channel inside its mask), for recolouring inputs."""
+        parts = [augment.color_stats(self.images[person][i:i + 256].float() / 255,
+                                     self.masks[person][i:i + 256].float() / 255)
+                 for i in range(0, len(self.images[person]), 256)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    def _recolor(self, x: torch.Tensor, m: torch.Tensor, person: str) -> torch.Tensor:
+        """Recolour a random share of the inputs with the colour statistics of other persons' faces, so the
+        shared code cannot tell the persons apart by skin tone and must carry pose, expression and light."""
+        others = [q for q in self.model.persons if q != person]
+        pick = torch.rand(len(x), generator=self.gen) < self.cfg.color_transfer
+        who = torch.randint(len(others), (len(x),), generator=self.gen)
+        mean, std = torch.empty(len(x), 3, 1, 1), torch.empty(len(x), 3, 1, 1)
+        for k, q in enumerate(others):
+            idx = torch.randint(len(self.color[q][0]), (len(x),), generator=self.gen)
+            sel = who == k
+            mean[sel], std[sel] = self.color[q][0][idx][sel], self.color[q][1][idx][sel]
+        moved = augment.color_transfer(x, m, mean, std)
+        return torch.where(pick[:, None, None, None], moved, x)
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.cfg.masked:

@@ -53,6 +53,31 @@ def test_random_transform_keeps_shape_and_identity_range_is_identity():
     assert moved.shape == imgs.shape and not torch.allclose(moved, imgs)
 
 
+def test_color_transfer_gives_the_reference_skin_tone_inside_the_mask():
+    gen = torch.Generator().manual_seed(0)
+    imgs = torch.rand(4, 3, 32, 32, generator=gen) * 0.3 + 0.2
+    masks = torch.zeros(4, 1, 32, 32)
+    masks[:, :, 8:24, 8:24] = 1
+    ref = torch.rand(4, 3, 32, 32, generator=gen) * 0.2 + 0.6
+    mean, std = augment.color_stats(ref, masks)
+    out = augment.color_transfer(imgs, masks, mean, std)
+    got_mean, got_std = augment.color_stats(out, masks)
+    assert torch.allclose(got_mean, mean, atol=1e-4) and torch.allclose(got_std, std, atol=1e-4)
+    shading = torch.corrcoef(torch.stack([imgs[0, 0, 8:24, 8:24].flatten(), out[0, 0, 8:24, 8:24].flatten()]))
+    assert shading[0, 1] > 0.999  # the pattern is kept, only its colour statistics moved
+
+
+def test_trainer_recolours_inputs_not_targets(tmp_path):
+    faces = _faces()
+    m = model.FaceSwapModel.create("lite", ["ana", "ben"])
+    plain = train.Trainer(m, faces, tmp_path, train.TrainConfig(batch_size=4, seed=1), "cpu")
+    moved = train.Trainer(m, faces, tmp_path, train.TrainConfig(batch_size=4, seed=1, color_transfer=1.0), "cpu")
+    (x0, y0, _), (x1, y1, m1) = plain.batch("ana"), moved.batch("ana")
+    assert torch.equal(y0, y1) and not torch.allclose(x0, x1, atol=0.05)
+    ben_mean = moved.color["ben"][0].mean(0)  # ana's inputs now carry ben's colours
+    assert torch.allclose(augment.color_stats(x1, m1)[0].mean(0), ben_mean, atol=0.05)
+
+
 # ---------------------------------------------------------------------------------------------- model
 
 @pytest.mark.parametrize("name,enc_params", [("original", 69_662_976), ("lite", 6_457_152)])
@@ -241,7 +266,8 @@ def test_cli_train_ctrl_c_saves_and_resume_continues(cast_clip, tmp_path):
         faceset.extract(cast_clip, p, tmp_path, detector="truth", size=64, progress=False)
     cmd = [sys.executable, "-m", "faceswap_core.cli", "train", "--persons", "ines", "copy", "--steps", "100000",
            "--batch-size", "4", "--preview-every", "1", "--workspace", str(tmp_path)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    settings = ["--lr", "3e-4", "--no-masked", "--ssim", "0.1", "--checkpoint-every", "7", "--no-decay"]
+    proc = subprocess.Popen(cmd + settings, cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     previews = tmp_path / "models/ines-copy-lite/previews"
     deadline = time.monotonic() + 120
     while not (previews.exists() and any(previews.iterdir())) and time.monotonic() < deadline:
@@ -258,3 +284,16 @@ def test_cli_train_ctrl_c_saves_and_resume_continues(cast_clip, tmp_path):
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"step {step + 2}" in resumed.stdout
+    cfg = checkpoint.load_model(tmp_path / "models/ines-copy-lite", with_state=True)[1]["train_config"]
+    # --resume without the flags keeps the saved settings; it does not fall back to the CLI's defaults
+    assert (cfg["lr"], cfg["masked"], cfg["ssim_weight"], cfg["checkpoint_every"], cfg["decay_steps"]) == \
+        (3e-4, False, 0.1, 7, 0)
+    changed = subprocess.run(cmd[:8] + [str(step + 3)] + cmd[9:] + ["--resume", "--lr", "2e-4"],
+                             capture_output=True, text=True, timeout=300)
+    assert changed.returncode == 0, changed.stderr[-2000:]
+    cfg = checkpoint.load_model(tmp_path / "models/ines-copy-lite", with_state=True)[1]["train_config"]
+    assert (cfg["lr"], cfg["masked"], cfg["ssim_weight"]) == (2e-4, False, 0.1)  # only the flag given changed
+    bad = subprocess.run(cmd[:8] + ["10"] + cmd[9:] + ["--model", "other", "--lr", "-1"], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2, bad.stderr
+    assert bad.stderr.strip() == "faceswap-core: error: lr -1.0: it must be above 0"
