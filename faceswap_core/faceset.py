@@ -22,7 +22,7 @@ import numpy as np
 
 from . import align, detect, media, pipeline
 from .errors import FaceswapError
-from .workspace import faces_dir
+from .workspace import faces_dir, lock
 
 META = "faces.json"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -220,49 +220,50 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
         if s.is_file():
             infos[s] = media.probe(s)  # a clear error for a corrupt or non-video file, before anything is written
     final = faces_dir(workspace, person)
-    if final.exists() and not overwrite:
-        raise FaceswapError(f"{final}: a face set exists; pass overwrite=True (--overwrite) to replace it")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{person}.extracting-", dir=final.parent))
-    summary = ExtractSummary(final)
-    refs = [_signature(r) for r in references] if references is not None else None
-    records: list[FaceRecord] = []
-    try:
-        shared = detector if isinstance(detector, detect.Detector) or detector == "truth" else \
-            detect.get_detector(detector)
-        for src in srcs:
-            # the truth is per clip; every other detector is built once
-            det = detect.get_detector("truth", clip=src) if shared == "truth" else shared
-            summary.detector = det.name
-            total = -(-infos[src].frames // every) if src in infos else None
-            bar = tqdm(total=total, desc=f"extract {src.name}", unit="frame", disable=not progress, leave=False)
+    with lock(final.parent, f"the face set of {person}", name=f".{person}.lock"):  # one writer per set
+        if final.exists() and not overwrite:
+            raise FaceswapError(f"{final}: a face set exists; pass overwrite=True (--overwrite) to replace it")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{person}.extracting-", dir=final.parent))
+        summary = ExtractSummary(final)
+        refs = [_signature(r) for r in references] if references is not None else None
+        records: list[FaceRecord] = []
+        try:
+            shared = detector if isinstance(detector, detect.Detector) or detector == "truth" else \
+                detect.get_detector(detector)
+            for src in srcs:
+                # the truth is per clip; every other detector is built once
+                det = detect.get_detector("truth", clip=src) if shared == "truth" else shared
+                summary.detector = det.name
+                total = -(-infos[src].frames // every) if src in infos else None
+                bar = tqdm(total=total, desc=f"extract {src.name}", unit="frame", disable=not progress, leave=False)
 
-            def find(chunk: list, det=det) -> tuple[list, list]:
-                return chunk, det.detect_batch([f for _, _, f in chunk], [i for i, _, _ in chunk])
+                def find(chunk: list, det=det) -> tuple[list, list]:
+                    return chunk, det.detect_batch([f for _, _, f in chunk], [i for i, _, _ in chunk])
 
-            def keep(job: tuple[list, list], src=src, bar=bar) -> None:
-                chunk, found = job
-                summary.frames += len(chunk)
-                for (i, t, frame), faces in zip(chunk, found):
-                    _keep_faces(src, i, t, frame, faces, size, min_size, min_blur, yaw_range, refs,
-                                min_similarity, tmp, records, summary)
-                bar.update(len(chunk))
+                def keep(job: tuple[list, list], src=src, bar=bar) -> None:
+                    chunk, found = job
+                    summary.frames += len(chunk)
+                    for (i, t, frame), faces in zip(chunk, found):
+                        _keep_faces(src, i, t, frame, faces, size, min_size, min_blur, yaw_range, refs,
+                                    min_similarity, tmp, records, summary)
+                    bar.update(len(chunk))
 
-            try:  # decoding, detection and writing overlap
-                pipeline.run(pipeline.chunked(_frames_of(src, every, summary), batch),
-                             [pipeline.Stage("decode", lambda c: c, queue_size=4), pipeline.Stage("detect", find),
-                              pipeline.Stage("align+save", keep)])
-            finally:
-                bar.close()
-        summary.kept = len(records)
-        meta = {"person": person, "crop_size": size, "padding": align.PADDING,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "sources": [str(s) for s in srcs],
-                "faces": [asdict(r) for r in records]}
-        (tmp / META).write_text(json.dumps(meta))
-        _swap_in(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+                try:  # decoding, detection and writing overlap
+                    pipeline.run(pipeline.chunked(_frames_of(src, every, summary), batch),
+                                 [pipeline.Stage("decode", lambda c: c, queue_size=4), pipeline.Stage("detect", find),
+                                  pipeline.Stage("align+save", keep)])
+                finally:
+                    bar.close()
+            summary.kept = len(records)
+            meta = {"person": person, "crop_size": size, "padding": align.PADDING,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "sources": [str(s) for s in srcs],
+                    "faces": [asdict(r) for r in records]}
+            (tmp / META).write_text(json.dumps(meta))
+            _swap_in(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return summary
 
 

@@ -5,9 +5,12 @@ chapter 04.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -24,7 +27,7 @@ from .errors import FaceswapError
 from .faceset import FaceDataset, FaceSet
 from .metrics import ssim
 from .model import FaceSwapModel
-from .workspace import faces_dir
+from .workspace import faces_dir, lock
 
 TRAIN_CROP = 128  # face-set crops are resized to this (whole padded crop) before the random transform
 MIN_LR = 0.05  # the cosine schedule ends at this share of the learning rate
@@ -203,10 +206,16 @@ class Trainer:
 
     def train(self, steps: int, progress: bool = True, callback: Callable[[Trainer], None] | None = None,
               callback_every: int = 0) -> list[dict]:
-        """Train until `self.step == steps`; Ctrl-C saves a checkpoint before stopping. Returns the history."""
+        """Train until `self.step == steps`; Ctrl-C saves a checkpoint before stopping. Returns the history.
+        The model folder is locked meanwhile: a second trainer of the same model is refused with one line."""
+        is_main = not self.dist or self.dist.get_rank() == 0
+        with lock(self.out, "this model") if is_main else contextlib.nullcontext(), _term_as_interrupt():
+            return self._train(steps, progress, callback, callback_every, is_main)
+
+    def _train(self, steps: int, progress: bool, callback: Callable[[Trainer], None] | None, callback_every: int,
+               is_main: bool) -> list[dict]:
         from tqdm.auto import tqdm
 
-        is_main = not self.dist or self.dist.get_rank() == 0
         bar = tqdm(total=steps, initial=self.step, desc="train", unit="step", disable=not (progress and is_main))
         t0, s0 = time.perf_counter(), self.step
         try:
@@ -276,6 +285,23 @@ class Trainer:
         hist = out / "history.json"
         t.history = [h for h in json.loads(hist.read_text()) if h["step"] <= t.step] if hist.exists() else []
         return t
+
+
+@contextlib.contextmanager
+def _term_as_interrupt():
+    """A plain `kill` (SIGTERM) stops training like Ctrl-C does: a checkpoint is saved first."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    old = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def _same_everywhere(dist, model: FaceSwapModel, config: TrainConfig, sizes: dict[str, int]) -> None:

@@ -111,7 +111,7 @@ LOCK_FILE = ".lock"
 
 
 @contextmanager
-def lock(folder: str | os.PathLike, what: str = "this folder") -> Iterator[Path]:
+def lock(folder: str | os.PathLike, what: str = "this folder", name: str = LOCK_FILE) -> Iterator[Path]:
     """Hold the writer's lock of `folder` (an advisory ``flock`` on ``folder/.lock``) for the block.
 
     A second writer is refused at once with one line naming the holder (pid and command); the lock of
@@ -119,7 +119,7 @@ def lock(folder: str | os.PathLike, what: str = "this folder") -> Iterator[Path]
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_FILE
+    path = folder / name
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

@@ -184,6 +184,23 @@ def test_a_device_this_machine_lacks_is_one_line_before_training(tmp_path):
     assert not (tmp_path / "models").exists()
 
 
+def test_a_second_trainer_of_one_model_is_refused_and_loses_nothing(tmp_path):
+    from faceswap_core.workspace import lock
+
+    faces = _faces()
+    cfg = train.TrainConfig(batch_size=4)
+    first = train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"]), faces, tmp_path / "m", cfg, "cpu")
+    first.train(2, progress=False)
+    saved = checkpoint.latest(tmp_path / "m")
+    second = train.Trainer.resume(tmp_path / "m", faces, device="cpu")
+    with lock(tmp_path / "m", "this model"):  # as if another `train --resume` of this model were running
+        with pytest.raises(FaceswapError, match="this model is being written by pid"):
+            second.train(4, progress=False)
+    assert second.step == 2 and checkpoint.latest(tmp_path / "m") == saved  # refused before any step or write
+    second.train(4, progress=False)  # the lock is free again
+    assert checkpoint.latest(tmp_path / "m").name == "step-0000004"
+
+
 def _torchrun(mode: str, out: Path) -> subprocess.CompletedProcess:
     import socket
 
@@ -256,7 +273,8 @@ def test_corrupt_checkpoint_is_reported_and_the_previous_still_loads(tmp_path):
         checkpoint.load_model(newer)
 
 
-def test_cli_train_ctrl_c_saves_and_resume_continues(cast_clip, tmp_path):
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_cli_train_ctrl_c_or_kill_saves_and_resume_continues(cast_clip, tmp_path, sig):
     import signal
     import time
 
@@ -267,12 +285,12 @@ def test_cli_train_ctrl_c_saves_and_resume_continues(cast_clip, tmp_path):
     cmd = [sys.executable, "-m", "faceswap_core.cli", "train", "--persons", "ines", "copy", "--steps", "100000",
            "--batch-size", "4", "--preview-every", "1", "--workspace", str(tmp_path)]
     settings = ["--lr", "3e-4", "--no-masked", "--ssim", "0.1", "--checkpoint-every", "7", "--no-decay"]
-    proc = subprocess.Popen(cmd + settings, cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd + settings, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     previews = tmp_path / "models/ines-copy-lite/previews"
     deadline = time.monotonic() + 120
     while not (previews.exists() and any(previews.iterdir())) and time.monotonic() < deadline:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, sig))  # Ctrl-C, or a plain `kill`
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err and "checkpoint saved" in out

@@ -67,6 +67,27 @@ def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
         pass
 
 
+def test_collect_and_extract_refuse_a_second_writer_of_one_person_and_keep_its_data(cast_clip, tmp_path):
+    from faceswap_core import collect, faceset
+
+    rec = collect.collect("synthetic:ines", "ines", tmp_path, frames=4, size=64)
+    clip = rec.path(tmp_path, "ines")
+    before = clip.read_bytes()
+    with workspace.lock(workspace.clips_dir(tmp_path, "ines"), "the clips of ines"):
+        with pytest.raises(FaceswapError, match="the clips of ines is being written by pid"):
+            collect.collect("synthetic:ines", "ines", tmp_path, frames=5, size=64)
+    assert clip.read_bytes() == before and len(collect.load_manifest(tmp_path, "ines")) == 1
+    faceset.extract(cast_clip, "ines", tmp_path, detector="truth", size=64, progress=False)
+    kept = sorted(p.name for p in workspace.faces_dir(tmp_path, "ines").iterdir())
+    faces_root = workspace.faces_dir(tmp_path, "ines").parent
+    with workspace.lock(faces_root, "the face set of ines", name=".ines.lock"):
+        with pytest.raises(FaceswapError, match="the face set of ines is being written by pid"):
+            faceset.extract(cast_clip, "ines", tmp_path, detector="truth", size=64, overwrite=True, progress=False)
+        faceset.extract(cast_clip, "kofi", tmp_path, detector="truth", size=64, progress=False)  # another person
+    assert sorted(p.name for p in workspace.faces_dir(tmp_path, "ines").iterdir()) == kept
+    assert not [p for p in faces_root.iterdir() if ".extracting-" in p.name]  # no leftovers
+
+
 def test_pipeline_keeps_order_and_reports_busy_time():
     seen = []
     busy = pipeline.run(pipeline.chunked(range(10), 3),

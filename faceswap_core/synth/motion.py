@@ -20,18 +20,30 @@ def _smooth_keys(rng: np.random.Generator, n: int, fps: float, every: float, dra
     return keys[i] * (1 - f) + keys[i + 1] * f
 
 
+# Head-turn keys are drawn from these bins of the yaw range (-1 and 1 are its ends): profile, three-quarter,
+# front, three-quarter, profile; each cycle of YAW_CYCLE visits every bin in a random order (the front twice),
+# so even a 6-second clip covers the whole turn. (Independent random keys left some clips without a single
+# frontal face, and a decoder trained on them could not draw one: docs/training.md.)
+YAW_BINS = np.array([-1.0, -0.62, -0.25, 0.25, 0.62, 1.0])
+YAW_CYCLE = (0, 1, 2, 3, 4, 2)
+YAW_EVERY = 1.0  # seconds between head-turn keys
+
+
 def random_motion(n_frames: int, fps: float = 25.0, seed: int = 0, yaw_range: tuple[float, float] = (-90, 90),
-                  profile_share: float = 0.35, occluder: str | None = None) -> list[Condition]:
-    """Smooth, varied conditions for a clip: head turns (some to profile), talking, blinks, moving light."""
+                  occluder: str | None = None) -> list[Condition]:
+    """Smooth, varied conditions for a clip: head turns covering the whole `yaw_range`, talking, blinks,
+    moving light."""
     rng = np.random.default_rng([0xC11B, seed])
     lo, hi = yaw_range
+    pending: list[int] = []
 
     def yaw_key() -> float:
-        if rng.uniform() < profile_share:
-            return float(rng.choice([lo, hi]) * rng.uniform(0.75, 1.0))
-        return float(np.clip(rng.normal(0, 20), lo, hi))
+        if not pending:
+            pending.extend(int(b) for b in rng.permutation(YAW_CYCLE))
+        b = pending.pop()
+        return float((lo + hi) / 2 + (hi - lo) / 2 * rng.uniform(YAW_BINS[b], YAW_BINS[b + 1]))
 
-    yaw = _smooth_keys(rng, n_frames, fps, 1.6, yaw_key)
+    yaw = _smooth_keys(rng, n_frames, fps, YAW_EVERY, yaw_key)
     pitch = _smooth_keys(rng, n_frames, fps, 1.3, lambda: rng.normal(0, 7))
     roll = _smooth_keys(rng, n_frames, fps, 1.9, lambda: rng.normal(0, 5))
     smile = _smooth_keys(rng, n_frames, fps, 2.5, lambda: max(0.0, rng.normal(0.2, 0.35)))
