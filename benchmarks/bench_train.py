@@ -2,10 +2,12 @@
 
 Run: .venv/bin/python benchmarks/bench_train.py [--skip-throughput] [--minutes 5] [--pair ines tomas]
      [--motion-seed 0] [--lr 1e-3] [--batch-size 32] [--no-masked] [--ssim 0.5] [--channels-last]
-     [--clip-grad 1.0] [--warmup 0] [--decay-steps 0] [--config lite] [--label NAME]
+     [--clip-grad 1.0] [--warmup 0] [--decay-steps 0] [--color-transfer 0] [--precision auto]
+     [--config lite] [--device cpu] [--save DIR] [--label NAME]
 (defaults: the kept settings of docs/training.md)
 
-1. samples/s of `original` and `lite` at batch 16 and 64 (forward + backward + Adam, warped batches),
+1. samples/s of `original` and `lite` at batch 32 and 64 (forward + backward + Adam, warped batches, the kept
+   loss), in fp32 and CPU/CUDA bf16 autocast (and channels_last for lite at batch 32),
    the achieved GFLOP/s (FLOPs counted by torch's FlopCounterMode) next to a plain matmul's GFLOP/s
    measured in the same run: the ratio is the figure.
 2. time-to-quality, the headline figure: a lite model trained on the quick profile's data (150-frame cast
@@ -44,13 +46,13 @@ def flops_per_sample(m: model.FaceSwapModel) -> float:
     return fc.get_total_flops() / 4
 
 
-def throughput(name: str, batch: int, steps: int, device: str) -> tuple[float, float]:
+def throughput(name: str, batch: int, steps: int, device: str, **settings) -> tuple[float, float]:
     rng = np.random.default_rng(0)
     faces = {p: (rng.integers(0, 255, (batch, 128, 128, 3), dtype=np.uint8), np.full((batch, 128, 128), 255, np.uint8))
              for p in ("a", "b")}
     m = model.FaceSwapModel.create(name, ["a", "b"])
     fl = flops_per_sample(m)
-    t = train.Trainer(m, faces, tempfile.mkdtemp(), train.TrainConfig(batch_size=batch), device)
+    t = train.Trainer(m, faces, tempfile.mkdtemp(), train.TrainConfig(batch_size=batch, **settings), device)
     t.train_step()  # warm-up
     t0 = time.perf_counter()
     for _ in range(steps):
@@ -73,7 +75,7 @@ def time_to_quality(args) -> dict:
     cfg = train.TrainConfig(batch_size=args.batch_size, lr=args.lr, masked=args.masked, ssim_weight=args.ssim,
                             seed=args.motion_seed, channels_last=args.channels_last,
                             clip_grad=args.clip_grad, warmup=args.warmup, decay_steps=args.decay_steps,
-                            color_transfer=args.color_transfer)
+                            color_transfer=args.color_transfer, precision=args.precision)
     m = model.FaceSwapModel.create(args.config, [a, b], seed=args.motion_seed)
     t = train.Trainer(m, faces, Path(args.save) if args.save else ws / "model", cfg, args.device)
     print(f"time-to-quality [{args.label}]: {a}->{b}, motion seed {args.motion_seed}, {cfg}; no swap SSIM "
@@ -123,6 +125,7 @@ def main() -> None:
     ap.add_argument("--color-transfer", type=float, default=0.0, help="share of inputs recoloured")
     ap.add_argument("--config", default="lite", help="model config (lite or original)")
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
+    ap.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
     ap.add_argument("--save", help="a model folder to save the final checkpoint in")
     ap.add_argument("--label", default="default")
     args = ap.parse_args()
@@ -130,13 +133,19 @@ def main() -> None:
     if not args.skip_throughput:
         mm = matmul_gflops()
         print(f"plain 2048x2048 matmul: {mm:.1f} GFLOP/s")
+        kept = dict(lr=args.lr, masked=args.masked, ssim_weight=args.ssim, clip_grad=args.clip_grad)
+        variants = [("fp32", dict(precision="fp32")), ("bf16", dict(precision="bf16")),
+                    ("fp32 channels_last", dict(precision="fp32", channels_last=True)),
+                    ("bf16 channels_last", dict(precision="bf16", channels_last=True))]
         for name in ("lite", "original"):
-            for batch in (16, 64):
-                steps = 6 if name == "lite" else 1
-                rate, fl = throughput(name, batch, steps, args.device)
-                gf = rate * fl / 1e9
-                print(f"{name:<8} batch {batch:>2}: {rate:7.1f} samples/s, {fl / 1e9:6.2f} GFLOP/sample, "
-                      f"{gf:6.1f} GFLOP/s = {gf / mm:.2f} x matmul", flush=True)
+            for batch in (32, 64):
+                for label, v in variants if name == "lite" and batch == 32 else variants[:1] + [
+                        ("bf16", dict(precision="bf16"))]:
+                    steps = 6 if name == "lite" else 1
+                    rate, fl = throughput(name, batch, steps, args.device, **kept, **v)
+                    gf = rate * fl / 1e9
+                    print(f"{name:<8} batch {batch:>2} {label:<19}: {rate:7.1f} samples/s, {fl / 1e9:6.2f} "
+                          f"GFLOP/sample, {gf:6.1f} GFLOP/s = {gf / mm:.2f} x matmul", flush=True)
     if not args.skip_ttq:
         time_to_quality(args)
 

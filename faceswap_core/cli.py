@@ -194,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     except FaceswapError as e:
         print(f"faceswap-core: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # read-only or full disk, a folder where a file belongs: one line, what and where
+        where = f"{e.filename}: " if e.filename else ""
+        hint = {28: "free some space", 30: "choose a writable --workspace", 13: "check its permissions",
+                21: "give a file name, not a folder", 20: "a file stands where a folder belongs"}.get(e.errno, "")
+        print(f"faceswap-core: error: {where}{e.strerror or e}" + (f"; {hint}" if hint else ""), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # train saves its checkpoint before this arrives here
         print("faceswap-core: interrupted", file=sys.stderr)
         return 130

@@ -35,3 +35,19 @@ def test_bad_input_is_one_line_and_non_zero(tmp_path):
         assert out.returncode == 2
         assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert out.stderr.startswith("faceswap-core: error:")
+
+
+def test_a_workspace_that_is_a_file_or_bad_settings_are_one_line(tmp_path):
+    not_a_folder = tmp_path / "ws.txt"
+    not_a_folder.write_text("notes")
+    cases = {("collect", "synthetic:mei", "--person", "mei", "--frames", "4", "--size", "64", "--workspace",
+              str(not_a_folder)): "a file stands where a folder belongs",
+             ("train", "--persons", "a", "b", "--steps", "5", "--device", "tpu", "--workspace", str(tmp_path)):
+                 "device 'tpu'",
+             ("train", "--persons", "a", "b", "--steps", "5", "--workspace", str(tmp_path)): "no face set here"}
+    for args, expected in cases.items():
+        out = run(*args)
+        assert out.returncode == 2, out.stderr
+        assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert expected in out.stderr, out.stderr
+    assert not_a_folder.read_text() == "notes"  # nothing was written over it
