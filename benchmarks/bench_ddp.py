@@ -46,7 +46,7 @@ def worker(args) -> None:
         torch.distributed.barrier()
     elapsed = time.perf_counter() - t0
     comm = 0.0
-    if dist:  # what one step sends: the encoder's and a decoder's gradients, once per person
+    if dist and world > 1:  # what one step sends: the encoder's and a decoder's gradients, once per person
         n = model.parameter_count(m.encoder) + model.parameter_count(m.decoders["a"])
         grads = torch.zeros(n)
         torch.distributed.all_reduce(grads)
@@ -59,7 +59,7 @@ def worker(args) -> None:
         rate = args.steps * 2 * args.batch_size * world / elapsed
         step_ms = 1000 * elapsed / args.steps
         extra = (f", all-reduce of {n * 4 / 1e6:.1f} MB x {len(m.persons)} per step: {1000 * comm:.0f} ms "
-                 f"({comm * 1000 / step_ms:.0%} of the step)") if dist else ""
+                 f"({comm * 1000 / step_ms:.0%} of the step)") if dist and world > 1 else ""
         print(f"RESULT {world} process(es), {torch.get_num_threads()} thread(s) each: {rate:.1f} samples/s, "
               f"{step_ms:.0f} ms/step{extra}", flush=True)
     if dist:
