@@ -47,7 +47,7 @@ PROFILES: dict[str, dict] = {
                         "07": {"FACES": 16, "FACE_COUNTS": [8, 16], "SIZE_SEEDS": [0], "PROBE_FRAMES": 8, "STEPS": 10},
                         "08": {"FACES": 16, "PROBE_FRAMES": 8, "STEPS": 10, "EVAL_EVERY": 5, "REPEATS": 1}}},
     "quick": {"FRAMES": 150, "FRAME_SIZE": 256, "CROP_SIZE": 256, "STEPS": 600, "BATCH_SIZE": 32,
-              "chapters": {"02": {"PROBE_FRAMES": 150},
+              "chapters": {"02": {"PROBE_FRAMES": 150}, "04": {"STEPS": 900},
                            "07": {"FACE_COUNTS": [30, 100, 300], "SIZE_SEEDS": [0], "PROBE_FRAMES": 24, "STEPS": 150,
                                   "BATCH_SIZE": 16},
                            "08": {"PROBE_FRAMES": 24, "STEPS": 150, "BATCH_SIZE": 16, "EVAL_EVERY": 25,
