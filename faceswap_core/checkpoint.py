@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from .align import CORE
 from .errors import FaceswapError
 from .model import FaceSwapModel, ModelConfig
-from .workspace import write_atomic, write_json
+from .workspace import remove_dead_temps, write_atomic, write_json
 
 KEEP = 2  # checkpoints kept per model folder
 
@@ -36,6 +36,7 @@ def save(out_dir: str | Path, model: FaceSwapModel, optims: dict[str, torch.opti
     ckdir.mkdir(parents=True, exist_ok=True)
     step = int(state["step"])
     final = ckdir / f"step-{step:07d}"
+    remove_dead_temps(ckdir, ".step-*.tmp-*")  # a save that was killed (or a full disk) left its temp folder
     tmp = ckdir / f".step-{step:07d}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()

@@ -62,16 +62,19 @@ def _train(args: argparse.Namespace) -> None:
     from .workspace import model_dir
 
     pick_device(args.device)  # a device this machine lacks is refused before anything is loaded
-    distributed = train.init_distributed()
-    out = model_dir(args.workspace, args.persons, args.config, args.model)
-    faces = train.load_faces(args.workspace, args.persons)
+    if args.steps < 1:
+        raise FaceswapError(f"--steps {args.steps}: train until a step of 1 or more")
     given = {k: getattr(args, flag) for flag, k in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
     if args.decay is not None:
         given["decay_steps"] = args.steps if args.decay else 0
     fresh = {**TRAIN_DEFAULTS, "lr": LITE_LR if args.config == "lite" else 5e-5, "decay_steps": args.steps, **given}
     # a new model gets the defaults and the flags given; a resumed one keeps its saved settings but the flags given
-    trainer = train.open_trainer(out, faces, args.persons, args.config, train.TrainConfig(**fresh),
-                                 resume=args.resume, device=args.device, **(given if args.resume else {}))
+    config = train.TrainConfig(**fresh)  # bad values are refused here, before anything is loaded
+    distributed = train.init_distributed()
+    out = model_dir(args.workspace, args.persons, args.config, args.model)
+    faces = train.load_faces(args.workspace, args.persons)
+    trainer = train.open_trainer(out, faces, args.persons, args.config, config, resume=args.resume,
+                                 device=args.device, **(given if args.resume else {}))
     try:
         trainer.train(args.steps)
     finally:

@@ -90,6 +90,9 @@ def collect(source: str, person: str, workspace: str | Path = "data", *, frames:
     `max_height` to URLs and local files. Collecting the same source with the same options again
     returns the existing record; a different clip under an existing file name needs `overwrite`.
     """
+    for name, value, low in (("frames", frames, 1), ("size", size, 32), ("fps", fps, 1)):
+        if not value >= low:
+            raise FaceswapError(f"{name} {value}: it must be at least {low}")
     folder = clips_dir(workspace, person)
     folder.mkdir(parents=True, exist_ok=True)
     with lock(folder, f"the clips of {person}"):  # one writer per person's clips and manifest

@@ -83,12 +83,21 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
 
     source, output = Path(source), Path(output)
     info = media.probe(source)  # one clear line for a missing, corrupt or non-video file
+    for path in (output, Path(gif) if gif is not None else None):
+        if path is not None and path.is_dir():
+            raise FaceswapError(f"{path}: is a folder; give a file name")
     if output.exists() and not overwrite:
         raise FaceswapError(f"{output}: already exists; choose another name or pass --overwrite")
     if output.resolve() == source.resolve():
         raise FaceswapError(f"{output}: is the input; write the result to another file")
-    if gif is not None and Path(gif).exists() and not overwrite:
-        raise FaceswapError(f"{gif}: already exists; choose another name or pass --overwrite")
+    if gif is not None:
+        for other, what in ((source, "the input"), (output, "the output video")):
+            if Path(gif).resolve() == other.resolve():  # --overwrite never replaces these with a GIF
+                raise FaceswapError(f"{gif}: is {what}; write the GIF to another file")
+        if Path(gif).exists() and not overwrite:
+            raise FaceswapError(f"{gif}: already exists; choose another name or pass --overwrite")
+    if resize is not None and resize <= 0:
+        raise FaceswapError(f"resize {resize}: give a positive output height in pixels")
     if end is not None and end <= start:
         raise FaceswapError(f"end {end} s is not after start {start} s")
     w, h = output_size(info.width, info.height, resize)

@@ -209,6 +209,8 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
     """
     from tqdm.auto import tqdm
 
+    if every < 1 or size < 32:
+        raise FaceswapError(f"every {every}, size {size}: use every >= 1 (every Nth frame) and size >= 32 px")
     sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
     if not sources:
         raise FaceswapError("extract: give at least one clip or image folder")
@@ -224,6 +226,8 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
     with lock(final.parent, f"the face set of {person}", name=f".{person}.lock"):  # one writer per set
         if final.exists() and not overwrite:
             raise FaceswapError(f"{final}: a face set exists; pass overwrite=True (--overwrite) to replace it")
+        for stale in final.parent.glob(f".{person}.extracting-*"):  # a killed extract's (we hold the lock)
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{person}.extracting-", dir=final.parent))
         summary = ExtractSummary(final)
         refs = [_signature(r) for r in references] if references is not None else None

@@ -11,9 +11,11 @@ time holds a folder's `lock`.
 from __future__ import annotations
 
 import fcntl
+import glob
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -70,6 +72,7 @@ class AtomicPath:
         if self.final.exists() and not overwrite:
             raise FaceswapError(f"{self.final}: already exists; choose another name or allow overwriting")
         self.final.parent.mkdir(parents=True, exist_ok=True)
+        remove_dead_temps(self.final.parent, f".{glob.escape(self.final.stem)}.*.part-*{self.final.suffix}")
         fd, tmp = tempfile.mkstemp(prefix=f".{self.final.stem}.", suffix=f".part-{os.getpid()}{self.final.suffix}",
                                    dir=self.final.parent)
         os.close(fd)
@@ -110,6 +113,29 @@ def write_json(path: str | os.PathLike, data, indent: int | None = None) -> Path
 LOCK_FILE = ".lock"
 
 
+def remove_dead_temps(folder: str | os.PathLike, pattern: str) -> list[Path]:
+    """Remove the temp files and folders matching `pattern` in `folder` whose writer (the pid their name
+    ends with) is no longer running: what a killed run left behind. Returns what was removed."""
+    removed = []
+    for p in Path(folder).glob(pattern) if Path(folder).is_dir() else []:
+        digits = re.search(r"(\d+)(\.[A-Za-z0-9]+)?$", p.name)
+        if digits is None or _running(int(digits.group(1))):
+            continue
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextmanager
 def lock(folder: str | os.PathLike, what: str = "this folder", name: str = LOCK_FILE) -> Iterator[Path]:
     """Hold the writer's lock of `folder` (an advisory ``flock`` on ``folder/.lock``) for the block.
@@ -140,4 +166,4 @@ def lock(folder: str | os.PathLike, what: str = "this folder", name: str = LOCK_
 
 
 __all__ = ["AtomicPath", "check_name", "clips_dir", "faces_dir", "lock", "model_dir", "model_name", "outputs_dir",
-           "write_atomic", "write_json"]
+           "remove_dead_temps", "write_atomic", "write_json"]

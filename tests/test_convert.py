@@ -120,6 +120,16 @@ def test_bad_input_gives_one_line_errors_and_loses_nothing(clip, swapper, traine
         convert.convert_video(truncated, tmp_path / "t.mp4", swapper, progress=False)
     assert not (tmp_path / "t.mp4").exists()
     assert not list(tmp_path.glob(".*part*"))  # no temp file left behind
+    original = clip.read_bytes()
+    out = tmp_path / "out.mp4"
+    for kwargs, message in (({"gif": clip, "overwrite": True}, "is the input"),
+                            ({"gif": out, "overwrite": True}, "is the output video"),
+                            ({"resize": -2}, "resize -2"), ({"gif": tmp_path}, "is a folder")):
+        with pytest.raises(FaceswapError, match=message):
+            convert.convert_video(clip, out, swapper, progress=False, **kwargs)
+    with pytest.raises(FaceswapError, match="is a folder"):
+        convert.convert_video(clip, tmp_path, swapper, overwrite=True, progress=False)
+    assert clip.read_bytes() == original and not out.exists()  # the input clip was never replaced
 
 
 class _Failing(detect.Detector):

@@ -111,3 +111,28 @@ def test_pipeline_error_stops_every_stage_and_is_raised_in_the_caller():
         pipeline.run(pipeline.chunked(range(1000), 2), stages)
     assert seen == list(range(len(seen))) and len(seen) <= 6  # in order, and nothing after the error
     assert threading.active_count() == before  # every thread joined
+
+
+def test_temps_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
+    import torch
+
+    from faceswap_core import checkpoint, model
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # a pid that has exited
+    ck = tmp_path / "m" / "checkpoints"
+    ck.mkdir(parents=True)
+    (ck / f".step-0000003.tmp-{dead}").mkdir()  # a checkpoint save killed half way
+    (ck / f".step-0000003.tmp-{dead}" / "model.safetensors").write_bytes(b"x" * 1000)
+    live = ck / f".step-0000004.tmp-{os.getpid()}"  # a save still running (this process)
+    live.mkdir()
+    m = model.FaceSwapModel.create("lite", ["a", "b"])
+    opt = {p: torch.optim.Adam(m.parameters()) for p in m.persons}
+    checkpoint.save(tmp_path / "m", m, opt, {"step": 5, "train_config": {}}, [])
+    assert sorted(p.name for p in ck.iterdir()) == [live.name, "step-0000005"]
+    part = tmp_path / f".clip.abc123.part-{dead}.mp4"  # a video writer killed half way
+    part.write_bytes(b"half a video")
+    other = tmp_path / f".other.abc123.part-{dead}.mp4"  # another file's temp: not ours to judge here
+    other.write_bytes(b"x")
+    workspace.write_atomic(tmp_path / "clip.mp4", b"done")
+    assert not part.exists() and other.exists() and (tmp_path / "clip.mp4").read_bytes() == b"done"
