@@ -26,6 +26,7 @@ from .workspace import faces_dir, lock
 
 META = "faces.json"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
 
 
 @dataclass
@@ -186,6 +187,16 @@ def _frames_of(source: Path, every: int, summary: ExtractSummary) -> Iterator[tu
             yield i, t, frame
 
 
+def _clips_or_folder(source: Path) -> list[Path]:
+    """A folder of clips (what `collect` makes for a person) stands for its clips; a folder of images, a
+    clip or a missing path stands for itself."""
+    if source.is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in source.iterdir()):
+        clips = sorted(p for p in source.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+        if clips:
+            return clips
+    return [source]
+
+
 def _signature(crop: np.ndarray) -> np.ndarray:
     """A crude appearance vector of an aligned face: its normalised 32x32 grey core."""
     n = crop.shape[0]
@@ -214,7 +225,7 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
     sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
     if not sources:
         raise FaceswapError("extract: give at least one clip or image folder")
-    srcs = [Path(s) for s in sources]
+    srcs = [c for s in sources for c in _clips_or_folder(Path(s))]
     infos = {}
     for s in srcs:
         if not s.exists():

@@ -138,3 +138,12 @@ def test_cli_extract_summary_and_empty_warning(cast_clip, tmp_path):
                           "--detector", "cascade", "--workspace", str(tmp_path)], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0 and "0 kept" in out.stdout and "no faces kept" in out.stderr
+
+
+def test_a_folder_of_clips_is_read_as_its_clips(tmp_path):
+    from faceswap_core import collect, workspace
+
+    collect.collect("synthetic:mei", "mei", tmp_path, frames=6, size=96)
+    folder = workspace.clips_dir(tmp_path, "mei")  # the folder `collect` makes, with its manifest and lock
+    s = faceset.extract(folder, "mei", tmp_path, detector="truth", size=64, progress=False)
+    assert s.frames == 6 and s.kept == 6

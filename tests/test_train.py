@@ -311,6 +311,7 @@ def test_cli_train_ctrl_c_or_kill_saves_and_resume_continues(cast_clip, tmp_path
     assert changed.returncode == 0, changed.stderr[-2000:]
     cfg = checkpoint.load_model(tmp_path / "models/ines-copy-lite", with_state=True)[1]["train_config"]
     assert (cfg["lr"], cfg["masked"], cfg["ssim_weight"]) == (2e-4, False, 0.1)  # only the flag given changed
+    assert "changed: lr 0.0003 -> 0.0002" in changed.stdout
     bad = subprocess.run(cmd[:8] + ["10"] + cmd[9:] + ["--model", "other", "--lr", "-1"], capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 2, bad.stderr
