@@ -62,6 +62,24 @@ def _stream_seconds(stream) -> float:
     return 0.0
 
 
+def rgb_image(image, what: str = "frame") -> np.ndarray:
+    """The one check for images handed to the library: uint8 (H, W, 3) RGB comes back as it is; grey (H, W)
+    or (H, W, 1) and RGBA (H, W, 4) are converted; anything else (float, 16-bit, other shapes) is refused
+    with one line, since guessing its scale would give silently wrong colours."""
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        raise FaceswapError(f"{what}: {a.dtype} pixels; give uint8 RGB in 0-255 (e.g. (img * 255).astype('uint8'))")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim == 2:
+        return np.repeat(a[:, :, None], 3, axis=2)
+    if a.ndim == 3 and a.shape[2] == 4:
+        return np.ascontiguousarray(a[:, :, :3])
+    if a.ndim == 3 and a.shape[2] == 3:
+        return a
+    raise FaceswapError(f"{what}: shape {a.shape}; give an (H, W, 3) RGB image")
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Size, frame rate, frame count, duration and audio of a video file."""
     with _open(path) as c:

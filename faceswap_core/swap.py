@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from . import align, augment, detect
+from . import align, augment, detect, media
 from .checkpoint import load_model
 from .device import pick_device
 from .errors import FaceswapError
@@ -184,6 +184,9 @@ class Swapper:
     @torch.inference_mode()
     def decode(self, crops: np.ndarray) -> np.ndarray:
         """(N, S, S, 3) uint8 faces of anyone -> the same faces drawn by the target's decoder, batched."""
+        crops = np.asarray(crops)
+        if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[-1] != 3:
+            raise FaceswapError(f"decode: crops of {crops.dtype} {crops.shape}; give (N, S, S, 3) uint8 RGB faces")
         out = []
         for i in range(0, len(crops), self.options.batch_size):
             x = augment.to_tensor(np.ascontiguousarray(crops[i:i + self.options.batch_size])).to(self.device)
@@ -239,6 +242,7 @@ class Swapper:
 
     def swap_frame(self, frame: np.ndarray, index: int | None = None) -> np.ndarray:
         """Swap every face of one frame (into a copy): find, align, decode, blend."""
+        frame = media.rgb_image(frame)
         out = frame.copy()
         for face in self.find([frame], None if index is None else [index])[0]:
             a = self.align(frame, face)
@@ -249,6 +253,7 @@ class Swapper:
                     track: Track | None = None) -> list[np.ndarray]:
         """Swap every face in these frames, the model running once on all their faces (what `convert`
         does, split into the stages `prepare`, `run_model` and `paste` so they can overlap)."""
+        frames = [media.rgb_image(f, f"frame {k}") for k, f in enumerate(frames)]
         aligned = self.prepare(frames, indices, track)
         return self.paste(frames, aligned, self.run_model(aligned))
 

@@ -103,3 +103,21 @@ def test_a_swapper_reused_on_a_second_video_swaps_it_like_a_fresh_one(trained_pa
     fresh = make().swap_frames(list(second), track=make().start())
     assert all(np.array_equal(a, b) for a, b in zip(again, fresh))
     assert not np.array_equal(again[6], second[6])  # and it did swap
+
+
+def test_images_of_other_kinds_are_converted_or_refused_in_one_line(clip, swapper):
+    from faceswap_core import media
+
+    frame = media.read_frames(clip)[0][0]
+    swapped = swapper.swap_frame(frame, 0)
+    rgba = np.concatenate([frame, np.full(frame.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    assert np.array_equal(swapper.swap_frame(rgba, 0), swapped)  # RGBA: the alpha is dropped
+    grey = frame.mean(2).astype(np.uint8)
+    out = swapper.swap_frame(grey, 0)
+    assert out.dtype == np.uint8 and out.shape == frame.shape  # grey: made RGB, not an OpenCV error
+    with pytest.raises(FaceswapError, match="float64 pixels; give uint8 RGB"):
+        swapper.swap_frame(frame / 255.0, 0)  # once returned float64 values up to 67
+    with pytest.raises(FaceswapError, match=r"shape \(4, 4, 5\)"):
+        swapper.swap_frame(np.zeros((4, 4, 5), np.uint8), 0)
+    with pytest.raises(FaceswapError, match="decode: crops of float32"):
+        swapper.decode(np.zeros((1, 64, 64, 3), np.float32))  # once returned flat grey
