@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .errors import FaceswapError
@@ -58,7 +57,7 @@ def _extract(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from . import checkpoint, train
+    from . import train
     from .device import pick_device
     from .workspace import model_dir
 
@@ -77,8 +76,7 @@ def _train(args: argparse.Namespace) -> None:
     trainer = train.open_trainer(out, faces, args.persons, args.config, config, resume=args.resume,
                                  device=args.device, **(given if args.resume else {}))
     if args.resume:
-        saved = json.loads((checkpoint.latest(out) / "state.json").read_text())["train_config"]
-        changed = [f"{k} {saved.get(k)} -> {v}" for k, v in given.items() if saved.get(k) != v]
+        changed = [f"{k} {old} -> {new}" for k, (old, new) in trainer.changed.items()]
         print(f"resuming {out} at step {trainer.step}" + (f"; changed: {', '.join(changed)}" if changed else
                                                           " with its saved settings"))
     try:

@@ -106,9 +106,8 @@ class Trainer:
             _same_everywhere(self.dist, model, config, {p: len(self.images[p]) for p in model.persons})
             from torch.nn.parallel import DistributedDataParallel
 
-            # One wrapper around the whole model: a step uses the encoder and one decoder, so the other decoder
-            # is "unused" in that backward. DDP starts every replica from rank 0's weights and averages the
-            # gradients in buckets while backward still runs.
+            # One wrapper around the whole model (a half-step leaves the other decoder unused); DDP starts every
+            # replica from rank 0's weights and averages the gradients in buckets while backward still runs.
             ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
             self.net = DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=True,
                                                broadcast_buffers=False)
@@ -117,6 +116,7 @@ class Trainer:
                        for p in model.persons}
         self.step = 0
         self.history: list[dict] = []
+        self.changed: dict[str, tuple] = {}  # on resume: setting -> (saved, given)
         self.device_type = torch.device(self.device).type
         self.autocast = config.precision == "bf16" or (config.precision == "auto" and self.device_type == "cuda")
         self.pin = self.device_type == "cuda"  # page-locked batches copy to the GPU asynchronously
@@ -135,9 +135,6 @@ class Trainer:
 
     def batch(self, person: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A random (warped input, target, target mask) batch of one person."""
-        if person == self.model.persons[0]:  # one stream per (seed, rank, step): resume needs no saved state
-            seq = np.random.SeedSequence([self.cfg.seed, self.rank, self.step])
-            self.gen.manual_seed(int(seq.generate_state(1)[0]))
         idx = torch.randint(len(self.images[person]), (self.cfg.batch_size,), generator=self.gen)
         imgs = self.images[person][idx].float().div_(255.0)
         masks = self.masks[person][idx].float().div_(255.0)
@@ -185,6 +182,8 @@ class Trainer:
         self.model.train()
         losses = {}
         lr = self.lr_at(self.step)
+        # one random stream per (seed, rank, step): resume needs no saved generator state
+        self.gen.manual_seed(int(np.random.SeedSequence([self.cfg.seed, self.rank, self.step]).generate_state(1)[0]))
         for p in self.model.persons:
             x, y, m = self.batch(p)
             opt = self.optims[p]
@@ -208,7 +207,7 @@ class Trainer:
               callback_every: int = 0) -> list[dict]:
         """Train until `self.step == steps`; Ctrl-C saves a checkpoint before stopping. Returns the history.
         The model folder is locked meanwhile: a second trainer of the same model is refused with one line."""
-        is_main = not self.dist or self.dist.get_rank() == 0
+        is_main = self.rank == 0
         with lock(self.out, "this model") if is_main else contextlib.nullcontext(), _term_as_interrupt():
             return self._train(steps, progress, callback, callback_every, is_main)
 
@@ -278,8 +277,10 @@ class Trainer:
         out = Path(out_dir)
         ck = Path(checkpoint) if checkpoint else ckpt.latest(out)
         model, state = ckpt.load_model(ck, with_state=True)
-        cfg = TrainConfig(**{**state["train_config"], **overrides})
+        saved = TrainConfig(**state["train_config"])
+        cfg = TrainConfig(**{**asdict(saved), **overrides})
         t = cls(model, faces, out, cfg, device)
+        t.changed = {k: (getattr(saved, k), v) for k, v in overrides.items() if getattr(saved, k) != v}
         ckpt.load_optimizers(t.optims, ck)
         t.step = int(state["step"])
         hist = out / "history.json"
