@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .errors import FaceswapError
@@ -13,6 +14,43 @@ TRAIN_FLAGS = {"batch_size": "batch_size", "lr": "lr", "seed": "seed", "masked":
 TRAIN_DEFAULTS = {"batch_size": 32, "seed": 0, "masked": True, "ssim_weight": 0.5, "clip_grad": 1.0,
                   "precision": "auto", "preview_every": 100, "checkpoint_every": 500}
 LITE_LR = 1e-3  # measured in docs/training.md: with masked L1 + SSIM and clipping, lite learns fastest here
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage block), naming the value and the help."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None, above: float | None = None):
+    """An argparse type: `kind` within [low, high] (or strictly above `above`), refused at parse time."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") \
+                from None
+        if value != value or (low is not None and value < low) or (high is not None and value > high) \
+                or (above is not None and value <= above):
+            want = " and ".join(w for w in (
+                f"at least {low:g}" if low is not None and high is None else None,
+                f"from {low:g} to {high:g}" if low is not None and high is not None else None,
+                f"above {above:g}" if above is not None else None,
+                f"at most {high:g}" if low is None and high is not None else None) if w)
+            raise argparse.ArgumentTypeError(f"{text}: it must be {want}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+COUNT = _number(int, 1)  # frames, steps, every Nth, batch sizes, intervals
+SIZE = _number(int, 32, 4096)  # frame and crop sizes in pixels
+FRACTION = _number(float, 0.0, 0.5)  # of the face size
+NONNEG = _number(float, 0.0)
+SECONDS = _number(float, 0.0)
 
 
 def _cast(args: argparse.Namespace) -> None:
@@ -112,7 +150,7 @@ def _tour(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="faceswap-core", description="DeepFakes-style face swapping, step by step.")
+    ap = _Parser(prog="faceswap-core", description="DeepFakes-style face swapping, step by step.")
     sub = ap.add_subparsers(dest="command", required=True)
 
     def command(name: str, func, help: str) -> argparse.ArgumentParser:
@@ -125,12 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     p = command("collect", _collect, "collect clips of a person from URLs, files or synthetic:<name>")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.add_argument("--person", required=True, help="folder name for this person")
-    p.add_argument("--frames", type=int, default=300, help="frames of a synthetic clip")
-    p.add_argument("--size", type=int, default=256, help="frame size of a synthetic clip (pixels)")
-    p.add_argument("--fps", type=float, default=25.0, help="frame rate of a synthetic clip")
-    p.add_argument("--seed", type=int, default=0, help="motion seed of a synthetic clip")
+    p.add_argument("--frames", type=COUNT, default=300, help="frames of a synthetic clip")
+    p.add_argument("--size", type=SIZE, default=256, help="frame size of a synthetic clip (pixels)")
+    p.add_argument("--fps", type=_number(float, 1, 240), default=25.0, help="frame rate of a synthetic clip")
+    p.add_argument("--seed", type=_number(int, 0), default=0, help="motion seed of a synthetic clip")
     p.add_argument("--section", help="only this part of a URL or file: START-END, e.g. 0:10-0:40")
-    p.add_argument("--max-height", type=int, default=720, help="highest resolution to download")
+    p.add_argument("--max-height", type=_number(int, 64, 4320), default=720, help="highest resolution to download")
     p.add_argument("--overwrite", action="store_true", help="replace a different clip of the same name")
     p = command("probe", _probe, "print size, rate, frames and audio of video files")
     p.add_argument("files", nargs="+")
@@ -138,33 +176,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("sources", nargs="+", metavar="CLIP_OR_FOLDER")
     p.add_argument("--person", required=True, help="name of the face set (workspace/faces/NAME)")
     p.add_argument("--detector", default="auto", choices=["auto", "fan", "cascade", "truth"])
-    p.add_argument("--size", type=int, default=256, help="aligned crop size in pixels")
-    p.add_argument("--every", type=int, default=1, help="use every Nth frame")
-    p.add_argument("--min-size", type=float, default=20, help="drop faces smaller than this (pixels)")
-    p.add_argument("--min-blur", type=float, help="drop crops whose sharpness score is below this")
-    p.add_argument("--yaw-range", type=float, nargs=2, metavar=("MIN", "MAX"), help="keep only these yaws")
+    p.add_argument("--size", type=_number(int, 32, 1024), default=256, help="aligned crop size in pixels")
+    p.add_argument("--every", type=COUNT, default=1, help="use every Nth frame")
+    p.add_argument("--min-size", type=NONNEG, default=20, help="drop faces smaller than this (pixels)")
+    p.add_argument("--min-blur", type=NONNEG, help="drop crops whose sharpness score is below this")
+    p.add_argument("--yaw-range", type=_number(float, -180, 180), nargs=2, metavar=("MIN", "MAX"),
+                   help="keep only these yaws")
     p.add_argument("--overwrite", action="store_true", help="replace an existing face set (only on success)")
     p = command("train", _train, "train the shared encoder and one decoder per person")
     p.add_argument("--persons", nargs=2, required=True, metavar=("A", "B"), help="face sets in workspace/faces")
     p.add_argument("--config", default="lite", choices=["lite", "original"])
-    p.add_argument("--steps", type=int, required=True, help="train until this step")
+    p.add_argument("--steps", type=COUNT, required=True, help="train until this step")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     p.add_argument("--model", help="model folder name under workspace/models (default A-B-config)")
     # settings: None when not given, so that --resume keeps the saved ones (defaults: TRAIN_DEFAULTS)
-    p.add_argument("--batch-size", type=int, help="faces per person per step (default 32)")
-    p.add_argument("--lr", type=float, help="learning rate (default: 1e-3 for lite, the classic 5e-5 for original)")
-    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--batch-size", type=_number(int, 1, 4096), help="faces per person per step (default 32)")
+    p.add_argument("--lr", type=_number(float, above=0, high=1),
+                   help="learning rate (default: 1e-3 for lite, the classic 5e-5 for original)")
+    p.add_argument("--seed", type=_number(int, 0), help="random seed (default 0)")
     p.add_argument("--masked", action=argparse.BooleanOptionalAction,
                    help="L1 only inside the face mask (default; --no-masked for the classic plain L1)")
-    p.add_argument("--ssim", type=float, help="weight of an extra (1 - SSIM) term (default 0.5; 0 = classic L1 only)")
-    p.add_argument("--clip-grad", type=float, help="gradient-norm clipping (default 1.0; 0 = off)")
+    p.add_argument("--ssim", type=_number(float, 0, 10),
+                   help="weight of an extra (1 - SSIM) term (default 0.5; 0 = classic L1 only)")
+    p.add_argument("--clip-grad", type=NONNEG, help="gradient-norm clipping (default 1.0; 0 = off)")
     p.add_argument("--decay", action=argparse.BooleanOptionalAction,
                    help="cosine learning-rate decay to 5%% over --steps (default; --no-decay: constant)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best one here)")
     p.add_argument("--precision", choices=["auto", "bf16", "fp32"], help="bf16 autocast or fp32 (default auto: "
                    "bf16 on CUDA)")
-    p.add_argument("--preview-every", type=int, help="steps between preview images (default 100)")
-    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 500)")
+    p.add_argument("--preview-every", type=COUNT, help="steps between preview images (default 100)")
+    p.add_argument("--checkpoint-every", type=COUNT, help="steps between checkpoints (default 500)")
     p = command("convert", _convert, "swap the faces of a video into one person of a trained model, audio kept")
     p.add_argument("input", metavar="INPUT", help="the video whose faces are replaced")
     p.add_argument("--model", required=True, help="a model folder (its latest checkpoint) or a checkpoint folder")
@@ -173,20 +214,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detector", default="auto", choices=["auto", "fan", "cascade", "truth"])
     p.add_argument("--color", default="lab", choices=["none", "lab", "hist"], help="colour matching")
     p.add_argument("--blend", default="feather", choices=["feather", "poisson"])
-    p.add_argument("--erode", type=float, default=0.02, help="mask erosion, fraction of the face size")
-    p.add_argument("--feather", type=float, default=0.08, help="mask edge softness, fraction of the face size")
-    p.add_argument("--min-size", type=float, default=24, help="leave faces smaller than this (pixels) untouched")
-    p.add_argument("--batch-size", type=int, default=32, help="faces per model call")
+    p.add_argument("--erode", type=FRACTION, default=0.02, help="mask erosion, fraction of the face size")
+    p.add_argument("--feather", type=FRACTION, default=0.08, help="mask edge softness, fraction of the face size")
+    p.add_argument("--min-size", type=NONNEG, default=24, help="leave faces smaller than this (pixels) untouched")
+    p.add_argument("--batch-size", type=_number(int, 1, 4096), default=32, help="faces per model call")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best one here)")
-    p.add_argument("--detect-every", type=int, default=1,
+    p.add_argument("--detect-every", type=COUNT, default=1,
                    help="detect faces on every Nth frame only, interpolating between (faster, less exact)")
-    p.add_argument("--start", type=float, default=0.0, help="seconds into the input to start")
-    p.add_argument("--end", type=float, help="seconds into the input to stop")
-    p.add_argument("--resize", type=int, help="output height in pixels (aspect kept)")
+    p.add_argument("--start", type=SECONDS, default=0.0, help="seconds into the input to start")
+    p.add_argument("--end", type=_number(float, above=0), help="seconds into the input to stop")
+    p.add_argument("--resize", type=_number(int, 16, 4320), help="output height in pixels (aspect kept)")
     p.add_argument("--side-by-side", action="store_true", help="write original | swapped")
     p.add_argument("--gif", help="also save a GIF of a short range to this path")
-    p.add_argument("--gif-start", type=float, default=0.0, help="GIF start, seconds into the output")
-    p.add_argument("--gif-length", type=float, default=3.0, help="GIF length in seconds")
+    p.add_argument("--gif-start", type=SECONDS, default=0.0, help="GIF start, seconds into the output")
+    p.add_argument("--gif-length", type=_number(float, above=0, high=60), default=3.0, help="GIF length in seconds")
     p.add_argument("--no-provenance", action="store_true",
                    help="omit the visible 'synthetic' label and the metadata tag (label swaps you publish!)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (only on success)")
@@ -196,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="+", metavar="NN", help="run only chapters starting with these prefixes")
 
     args = ap.parse_args(argv)
+    if os.path.exists(args.workspace) and not os.path.isdir(args.workspace):
+        ap.error(f"--workspace {args.workspace}: is a file; give a folder (it is made if missing)")
     try:
         args.func(args)
     except FaceswapError as e:
@@ -203,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as e:  # read-only or full disk, a folder where a file belongs: one line, what and where
         where = f"{e.filename}: " if e.filename else ""
-        hint = {28: "free some space", 30: "choose a writable --workspace", 13: "check its permissions",
+        hint = {28: "free some space", 27: "free some space or raise the file-size limit (ulimit -f)",
+                30: "choose a writable --workspace", 13: "check its permissions",
                 21: "give a file name, not a folder", 20: "a file stands where a folder belongs"}.get(e.errno, "")
         print(f"faceswap-core: error: {where}{e.strerror or e}" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return 2

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
+import sys
 import time
 from pathlib import Path
 
 from .errors import FaceswapError
 from .report import read_results
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+SHARED = Path("share/faceswap-lab/notebooks")  # where an installed package keeps its copy (pyproject data-files)
+
+
+def _find_notebooks() -> Path:
+    """The chapter notebooks: a source checkout's notebooks/, else the copy installed with the package
+    (beside its prefix: a venv, --user or --prefix install), else ./notebooks."""
+    package = Path(__file__).resolve().parent
+    candidates = [package.parent / "notebooks", Path(sys.prefix) / SHARED, package.parents[3] / SHARED
+                  if len(package.parents) > 3 else None, Path.cwd() / "notebooks"]
+    for c in candidates:
+        if c is not None and any(c.glob("[0-9][0-9]_*.ipynb")):
+            return c
+    return candidates[0]
+
+
+NOTEBOOKS = _find_notebooks()
 
 # One meaning per knob name in every chapter: a parameters cell's comment for a knob starts with its
 # meaning here (tests/test_notebooks.py checks it), so one profile value means the same thing everywhere.
@@ -69,7 +86,8 @@ def chapters(notebooks: str | Path = NOTEBOOKS) -> list[Path]:
     """The chapter notebooks (NN_name.ipynb) in order."""
     found = sorted(p for p in Path(notebooks).glob("[0-9][0-9]_*.ipynb"))
     if not found:
-        raise FaceswapError(f"{notebooks}: no chapter notebooks (NN_name.ipynb) here")
+        raise FaceswapError(f"{notebooks}: no chapter notebooks (NN_name.ipynb) here; pass the folder that holds "
+                            "them (--notebooks)")
     return found
 
 
@@ -106,20 +124,31 @@ def parameters_for(path: str | Path, profile: str, workspace: str | Path, extra:
 def run_notebook(path: str | Path, out: str | Path, parameters: dict, timeout: int = 1800) -> Path:
     """Execute one notebook headless (kernel python3) into `out` and return it."""
     import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     path = Path(path)
     # The kernel inherits our environment: make sure figures are kept (a headless parent often sets
     # MPLBACKEND=agg, which would drop them) and progress bars stay out of the stored outputs.
     saved = {k: os.environ.get(k) for k in ("MPLBACKEND", "TQDM_DISABLE")}
     os.environ.update(MPLBACKEND="module://matplotlib_inline.backend_inline", TQDM_DISABLE="1")
+    log, level = logging.getLogger("papermill"), logging.getLogger("papermill").level
+    log.setLevel(logging.CRITICAL)  # a failure is reported once, in the one line below
     try:
+        # the kernel's own log stays quiet: its "running over TCP without encryption" warning (the
+        # kernel runs on this machine's loopback) would otherwise repeat in the terminal once per chapter
         pm.execute_notebook(str(path), str(out), parameters=parameters, kernel_name="python3",
                             progress_bar=False, cwd=str(path.parent), execution_timeout=timeout,
-                            log_output=False)
+                            log_output=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except pm.PapermillExecutionError as e:
         raise FaceswapError(f"{path.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}; "
                             f"see {out}") from None
+    except DeadKernelError:
+        raise FaceswapError(f"{path.name}: the kernel died while a cell ran (out of memory? smaller sizes "
+                            f"help: --profile ci or quick); see {out}") from None
+    except CellTimeoutError:
+        raise FaceswapError(f"{path.name}: a cell ran over the {timeout} s limit; see {out}") from None
     finally:
+        log.setLevel(level)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

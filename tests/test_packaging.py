@@ -41,3 +41,33 @@ def test_readme_opens_with_two_commands_and_ci_runs_the_test_one():
     assert "tour" in tour_cmd and "pytest" in test_cmd
     ci = (ROOT / ".ci/run").read_text()
     assert test_cmd in ci
+
+
+def test_a_plain_install_carries_the_notebooks_and_tour_finds_them(tmp_path):
+    """`pip install .` (not -e) puts the chapters under <prefix>/share/faceswap-lab/notebooks; the tour finds
+    them there when the source checkout is out of reach."""
+    import shutil
+    import subprocess
+    import sys
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for folder in ("faceswap_core", "notebooks"):
+        shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run(pip + ["wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)],
+                   check=True, capture_output=True, timeout=300)
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    prefix = tmp_path / "prefix"
+    subprocess.run(pip + ["install", "--no-deps", "--no-compile", "--prefix", str(prefix), str(wheel)], check=True,
+                   capture_output=True, timeout=300)
+    site = next(prefix.glob("lib/python3*/site-packages"))
+    shutil.rmtree(src)  # the checkout is gone: only the installed copy can be found
+    found = subprocess.run([sys.executable, "-c", "from faceswap_core import tour; print(tour.NOTEBOOKS); "
+                            "print(len(tour.chapters()))"], cwd=tmp_path, capture_output=True, text=True,
+                           env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, timeout=120, check=True)
+    where, count = found.stdout.split()
+    assert where == str(prefix / "share/faceswap-lab/notebooks")
+    assert int(count) == len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))

@@ -315,4 +315,5 @@ def test_cli_train_ctrl_c_or_kill_saves_and_resume_continues(cast_clip, tmp_path
     bad = subprocess.run(cmd[:8] + ["10"] + cmd[9:] + ["--model", "other", "--lr", "-1"], capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 2, bad.stderr
-    assert bad.stderr.strip() == "faceswap-core: error: lr -1.0: it must be above 0"
+    assert bad.stderr.strip() == ("faceswap-core train: error: argument --lr: -1: it must be above 0 and at most 1; "
+                                  "see faceswap-core train --help")  # refused at parse time: one line, no usage

@@ -36,7 +36,7 @@ def render_clip(identity: Identity, n_frames: int, path: str | Path, *, fps: flo
     if progress:
         from tqdm.auto import tqdm
         frames = tqdm(frames, total=len(conditions), desc=f"render {identity.name}", leave=False)
-    truth_tmp = AtomicPath(truth_path(path), overwrite)
+    truth_tmp, placed = AtomicPath(truth_path(path), overwrite), False
     try:
         with media.VideoWriter(path, fps, audio=(audio, 24000), overwrite=overwrite,
                                metadata={"comment": f"synthetic face: faceswap-lab cast member {identity.name}"}) as wr:
@@ -44,12 +44,16 @@ def render_clip(identity: Identity, n_frames: int, path: str | Path, *, fps: flo
                 r = render(identity, c, (h, w))
                 wr.write(r.frame)
                 marks.append(np.round(r.landmarks, 2).tolist())
-        truth = {"identity": asdict(identity), "fps": fps, "size": [h, w], "seed": seed,
-                 "conditions": [asdict(c) for c in conditions], "landmarks": marks}
-        truth_tmp.tmp.write_text(json.dumps(truth))
-        truth_tmp.commit()
+            truth = {"identity": asdict(identity), "fps": fps, "size": [h, w], "seed": seed,
+                     "conditions": [asdict(c) for c in conditions], "landmarks": marks}
+            # the sidecar goes into place before the clip does (the writer renames the clip on leaving this
+            # block): a clip under its final name always has its truth, and a failed close removes both
+            truth_tmp.tmp.write_text(json.dumps(truth))
+            placed = truth_tmp.commit()
     except BaseException:
         truth_tmp.discard()
+        if placed:  # the clip never went into place: its truth goes too
+            truth_tmp.final.unlink(missing_ok=True)
         raise
     return Path(path)
 
