@@ -49,6 +49,7 @@ def test_a_plain_install_carries_the_notebooks_and_tour_finds_them(tmp_path):
     import shutil
     import subprocess
     import sys
+    import zipfile
 
     src = tmp_path / "src"
     src.mkdir()
@@ -60,10 +61,16 @@ def test_a_plain_install_carries_the_notebooks_and_tour_finds_them(tmp_path):
     subprocess.run(pip + ["wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)],
                    check=True, capture_output=True, timeout=300)
     wheel = next((tmp_path / "dist").glob("*.whl"))
+    # install it by the wheel's layout (pip into another prefix would first uninstall the -e copy in use)
     prefix = tmp_path / "prefix"
-    subprocess.run(pip + ["install", "--no-deps", "--no-compile", "--prefix", str(prefix), str(wheel)], check=True,
-                   capture_output=True, timeout=300)
-    site = next(prefix.glob("lib/python3*/site-packages"))
+    site = prefix / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    with zipfile.ZipFile(wheel) as z:
+        for name in z.namelist():
+            head, _, rest = name.partition(".data/data/")
+            z.extract(name, tmp_path / "unpacked")
+            dest = prefix / rest if rest and "/" not in head else site / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(tmp_path / "unpacked" / name, dest)
     shutil.rmtree(src)  # the checkout is gone: only the installed copy can be found
     found = subprocess.run([sys.executable, "-c", "from faceswap_core import tour; print(tour.NOTEBOOKS); "
                             "print(len(tour.chapters()))"], cwd=tmp_path, capture_output=True, text=True,
