@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from .align import CORE
 from .errors import FaceswapError
 from .model import FaceSwapModel, ModelConfig
-from .workspace import remove_dead_temps, write_atomic, write_json
+from .workspace import remove_dead_temps, usual_mode, write_atomic, write_json
 
 KEEP = 2  # checkpoints kept per model folder
 
@@ -50,6 +50,7 @@ def save(out_dir: str | Path, model: FaceSwapModel, optims: dict[str, torch.opti
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    usual_mode(tmp)
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)

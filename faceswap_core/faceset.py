@@ -22,7 +22,7 @@ import numpy as np
 
 from . import align, detect, media, pipeline
 from .errors import FaceswapError
-from .workspace import faces_dir, lock
+from .workspace import faces_dir, lock, usual_mode
 
 META = "faces.json"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -275,6 +275,7 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "sources": [str(s) for s in srcs],
                     "faces": [asdict(r) for r in records]}
             (tmp / META).write_text(json.dumps(meta))
+            usual_mode(tmp)
             _swap_in(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -64,6 +64,17 @@ def outputs_dir(workspace: str | Path) -> Path:
 # ------------------------------------------------------------------------------------------ atomic writes
 
 
+def usual_mode(path: str | os.PathLike) -> None:
+    """Give a file, or a folder and all it holds, the mode a plain write would (umask applied): temp names
+    made by mkstemp/mkdtemp (and safetensors' files) are private to their owner, which other users of a
+    shared workspace (a notebook server, a colleague) could not read once they are renamed into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path = Path(path)
+    for p in [path, *(path.rglob("*") if path.is_dir() else ())]:
+        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~umask)
+
+
 class AtomicPath:
     """A temporary path beside `final` (named with this process's pid) that replaces it only on `commit()`."""
 
@@ -79,9 +90,7 @@ class AtomicPath:
         self.tmp = Path(tmp)
 
     def commit(self) -> Path:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes files private; give them the usual mode
+        usual_mode(self.tmp)  # mkstemp makes files private
         os.replace(self.tmp, self.final)
         return self.final
 
@@ -166,4 +175,4 @@ def lock(folder: str | os.PathLike, what: str = "this folder", name: str = LOCK_
 
 
 __all__ = ["AtomicPath", "check_name", "clips_dir", "faces_dir", "lock", "model_dir", "model_name", "outputs_dir",
-           "remove_dead_temps", "write_atomic", "write_json"]
+           "remove_dead_temps", "usual_mode", "write_atomic", "write_json"]

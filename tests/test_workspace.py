@@ -136,3 +136,16 @@ def test_temps_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
     other.write_bytes(b"x")
     workspace.write_atomic(tmp_path / "clip.mp4", b"done")
     assert not part.exists() and other.exists() and (tmp_path / "clip.mp4").read_bytes() == b"done"
+    # what goes into place has the mode a plain write gives (umask applied), not the temp's private 0600/0700
+    old = os.umask(0o022)
+    try:
+        checkpoint.save(tmp_path / "m", m, opt, {"step": 6, "train_config": {}}, [])
+        from faceswap_core import faceset, synth
+
+        clip = synth.render_clip(synth.CAST["ines"], 2, tmp_path / "c.mp4", size=96)
+        faceset.extract(clip, "ines", tmp_path, detector="truth", size=32, min_size=1, progress=False)
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in [ck / "step-0000006", *(ck / "step-0000006").iterdir(),
+                                                         tmp_path / "faces/ines", *(tmp_path / "faces/ines").iterdir()]}
+    assert set(modes.values()) <= {0o755, 0o644} and modes["step-0000006"] == modes["ines"] == 0o755, modes
