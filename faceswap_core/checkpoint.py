@@ -47,6 +47,10 @@ def save(out_dir: str | Path, model: FaceSwapModel, optims: dict[str, torch.opti
         full = {"model_config": asdict(model.config), "persons": model.persons, **state,
                 "saved": time.strftime("%Y-%m-%dT%H:%M:%S")}
         (tmp / "state.json").write_text(json.dumps(full))
+    except SafetensorError as e:  # its I/O errors (a full disk) are not OSErrors: say what and where
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise FaceswapError(f"{ckdir}: the checkpoint of step {step} could not be written ({e}); free some "
+                            "space and resume") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -132,6 +132,8 @@ def _train(args: argparse.Namespace) -> None:
 def _convert(args: argparse.Namespace) -> None:
     from . import convert, swap
 
+    convert.check_job(args.input, args.out, gif=args.gif, overwrite=args.overwrite, start=args.start, end=args.end,
+                      resize=args.resize)  # before the model and the detector load
     opts = swap.SwapOptions(color=args.color, blend=args.blend, erode=args.erode, feather=args.feather,
                             min_size=args.min_size, batch_size=args.batch_size, detect_every=args.detect_every)
     swapper = swap.Swapper(args.model, args.to, args.detector, options=opts, clip=args.input, device=args.device)

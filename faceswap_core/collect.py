@@ -6,6 +6,7 @@ from, its size, rate and duration, and a licence/consent note. Taught in chapter
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from . import media, synth
 from .errors import FaceswapError
-from .workspace import AtomicPath, clips_dir, lock, write_json
+from .workspace import LOCK_FILE, AtomicPath, clips_dir, lock, write_json
 
 SYNTHETIC = "synthetic:"
 LICENCE_SYNTHETIC = "synthetic cast member made up by faceswap-lab: no real person is shown; free to use"
@@ -94,71 +95,82 @@ def collect(source: str, person: str, workspace: str | Path = "data", *, frames:
         if not value >= low:
             raise FaceswapError(f"{name} {value}: it must be at least {low}")
     folder = clips_dir(workspace, person)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    with lock(folder, f"the clips of {person}"):  # one writer per person's clips and manifest
-        clips = load_manifest(workspace, person)
-        start, end = parse_section(section)
-        if source.startswith(SYNTHETIC):
-            ident = synth.get_identity(source[len(SYNTHETIC):])
-            options = {"frames": frames, "size": size, "fps": fps, "seed": seed}
-            name = f"{ident.name}_s{seed}_{frames}f_{size}px.mp4"
-            kind = "synthetic"
-        elif re.match(r"^[a-z][a-z0-9+.-]*://", source):
-            options = {"section": section, "max_height": max_height}
-            name = None  # known after download
-            kind = "url"
-        else:
-            src = Path(source).expanduser()
-            if not src.is_file():
-                raise FaceswapError(f"{source}: not a file, a URL or synthetic:<name>; check the source")
-            options = {"section": section}
-            name = src.name
-            kind = "file"
+    try:
+        with lock(folder, f"the clips of {person}"):  # one writer per person's clips and manifest
+            clips = load_manifest(workspace, person)
+            start, end = parse_section(section)
+            if source.startswith(SYNTHETIC):
+                ident = synth.get_identity(source[len(SYNTHETIC):])
+                options = {"frames": frames, "size": size, "fps": fps, "seed": seed}
+                name = f"{ident.name}_s{seed}_{frames}f_{size}px.mp4"
+                kind = "synthetic"
+            elif re.match(r"^[a-z][a-z0-9+.-]*://", source):
+                options = {"section": section, "max_height": max_height}
+                name = None  # known after download
+                kind = "url"
+            else:
+                src = Path(source).expanduser()
+                if not src.is_file():
+                    raise FaceswapError(f"{source}: not a file, a URL or synthetic:<name>; check the source")
+                options = {"section": section}
+                name = src.name
+                kind = "file"
 
-        def existing(file_name: str) -> ClipRecord | None:
-            for c in clips:
-                if c.file == file_name:
-                    if c.source == source and c.options == options and (folder / file_name).exists():
-                        return c
-                    if not overwrite:
-                        raise FaceswapError(f"{folder / file_name}: a different clip has this name; "
-                                            "pass overwrite=True (--overwrite) to replace it")
-            if (folder / file_name).exists() and not overwrite:
-                raise FaceswapError(f"{folder / file_name}: exists but is not in the manifest; "
-                                    "move it away or pass overwrite=True (--overwrite)")
-            return None
+            def existing(file_name: str) -> ClipRecord | None:
+                for c in clips:
+                    if c.file == file_name:
+                        if c.source == source and c.options == options and (folder / file_name).exists():
+                            return c
+                        if not overwrite:
+                            raise FaceswapError(f"{folder / file_name}: a different clip has this name; "
+                                                "pass overwrite=True (--overwrite) to replace it")
+                if (folder / file_name).exists() and not overwrite:
+                    raise FaceswapError(f"{folder / file_name}: exists but is not in the manifest; "
+                                        "move it away or pass overwrite=True (--overwrite)")
+                return None
 
-        if name is not None and (rec := existing(name)) is not None:
-            return rec
-        dest_tmp = None
-        if kind == "synthetic":
-            dest = folder / name
-            if dest.exists():
-                synth.truth_path(dest).unlink(missing_ok=True)
-            synth.render_clip(ident, frames, dest, fps=fps, size=size, seed=seed, overwrite=True, progress=progress)
-            licence = LICENCE_SYNTHETIC
-        else:
-            with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
-                got = download(source, Path(tmp), max_height) if kind == "url" else Path(source).expanduser()
-                name = name or got.name
-                if kind == "url" and (rec := existing(name)) is not None:
-                    return rec
+            if name is not None and (rec := existing(name)) is not None:
+                return rec
+            if kind == "synthetic":
                 dest = folder / name
-                info = media.probe(got)  # refuses anything that is not a readable video
-                if start > 0 or end is not None:
-                    _trim(got, dest, start, end, info)
-                else:
-                    dest_tmp = AtomicPath(dest, overwrite=True)
-                    shutil.copyfile(got, dest_tmp.tmp)
-                    dest_tmp.commit()
-            licence = LICENCE_REAL
-        info = media.probe(dest)
-        rec = ClipRecord(file=name, source=source, kind=kind, duration=round(info.duration, 3), fps=round(info.fps, 3),
-                         width=info.width, height=info.height, frames=info.frames, has_audio=info.has_audio,
-                         licence=licence, options=options, collected=time.strftime("%Y-%m-%dT%H:%M:%S"))
-        _save_manifest(workspace, person, [c for c in clips if c.file != name] + [rec])
-        return rec
+                if dest.exists():
+                    synth.truth_path(dest).unlink(missing_ok=True)
+                synth.render_clip(ident, frames, dest, fps=fps, size=size, seed=seed, overwrite=True, progress=progress)
+                licence = LICENCE_SYNTHETIC
+            else:
+                with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
+                    got = download(source, Path(tmp), max_height) if kind == "url" else Path(source).expanduser()
+                    name = name or got.name
+                    if kind == "url" and (rec := existing(name)) is not None:
+                        return rec
+                    dest = folder / name
+                    info = media.probe(got)  # refuses anything that is not a readable video
+                    if start > 0 or end is not None:
+                        _trim(got, dest, start, end, info)
+                    else:
+                        dest_tmp = AtomicPath(dest, overwrite=True)
+                        try:
+                            shutil.copyfile(got, dest_tmp.tmp)
+                            dest_tmp.commit()
+                        finally:
+                            dest_tmp.discard()  # (after a commit there is nothing left to discard)
+                licence = LICENCE_REAL
+            info = media.probe(dest)
+            rec = ClipRecord(file=name, source=source, kind=kind, duration=round(info.duration, 3),
+                             fps=round(info.fps, 3), width=info.width, height=info.height, frames=info.frames,
+                             has_audio=info.has_audio, licence=licence, options=options,
+                             collected=time.strftime("%Y-%m-%dT%H:%M:%S"))
+            _save_manifest(workspace, person, [c for c in clips if c.file != name] + [rec])
+            return rec
 
+    except BaseException:
+        if created:  # a failed first collect of a person leaves no empty folder behind
+            (folder / LOCK_FILE).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 def _trim(src: Path, dest: Path, start: float, end: float | None, info: media.VideoInfo) -> None:
     """Cut [start, end) of a clip, re-encoding the video and copying the audio of the same range."""

@@ -7,6 +7,7 @@ are marked as synthetic by default: a visible label and a tag in the container's
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -71,21 +72,21 @@ def output_size(width: int, height: int, resize: int | None) -> tuple[int, int]:
     return int(round(width / 2)) * 2, int(round(height / 2)) * 2
 
 
-def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, start: float = 0.0,
-                  end: float | None = None, resize: int | None = None, side_by_side: bool = False,
-                  provenance: bool = True, overwrite: bool = False, chunk: int = 16, progress: bool = True,
-                  gif: str | Path | None = None, gif_seconds: tuple[float, float] = (0.0, 3.0),
-                  crf: int = 20, preset: str = "veryfast") -> ConvertSummary:
-    """Swap every face of a video from `start` to `end` seconds into `output` (MP4, the source's audio
-    kept). Stages overlap in threads; the model sees `chunk` frames' faces at a time. A failed or
-    interrupted run leaves no file under `output` (and an existing one is kept unless `overwrite`)."""
-    from tqdm.auto import tqdm
-
+def check_job(source: str | Path, output: str | Path, *, gif: str | Path | None = None, overwrite: bool = False,
+              start: float = 0.0, end: float | None = None, resize: int | None = None) -> media.VideoInfo:
+    """Refuse a conversion that would fail or lose a file, before any work starts: the input must be a
+    readable video, the outputs (video, GIF) new files (or `overwrite`) in a writable folder, never the input
+    or each other, and the range inside the clip. Returns the input's info."""
     source, output = Path(source), Path(output)
     info = media.probe(source)  # one clear line for a missing, corrupt or non-video file
     for path in (output, Path(gif) if gif is not None else None):
-        if path is not None and path.is_dir():
+        if path is None:
+            continue
+        if path.is_dir():
             raise FaceswapError(f"{path}: is a folder; give a file name")
+        folder = next(p for p in path.absolute().parents if p.exists())
+        if not os.access(folder, os.W_OK):
+            raise FaceswapError(f"{folder}: cannot write here (read-only or not yours); choose another path")
     if output.exists() and not overwrite:
         raise FaceswapError(f"{output}: already exists; choose another name or pass --overwrite")
     if output.resolve() == source.resolve():
@@ -100,6 +101,23 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
         raise FaceswapError(f"resize {resize}: give a positive output height in pixels")
     if end is not None and end <= start:
         raise FaceswapError(f"end {end} s is not after start {start} s")
+    if start >= info.duration:
+        raise FaceswapError(f"{source}: start {start:g} s is past its end ({info.duration:.2f} s)")
+    return info
+
+
+def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, start: float = 0.0,
+                  end: float | None = None, resize: int | None = None, side_by_side: bool = False,
+                  provenance: bool = True, overwrite: bool = False, chunk: int = 16, progress: bool = True,
+                  gif: str | Path | None = None, gif_seconds: tuple[float, float] = (0.0, 3.0),
+                  crf: int = 20, preset: str = "veryfast") -> ConvertSummary:
+    """Swap every face of a video from `start` to `end` seconds into `output` (MP4, the source's audio
+    kept). Stages overlap in threads; the model sees `chunk` frames' faces at a time. A failed or
+    interrupted run leaves no file under `output` (and an existing one is kept unless `overwrite`)."""
+    from tqdm.auto import tqdm
+
+    source, output = Path(source), Path(output)
+    info = check_job(source, output, gif=gif, overwrite=overwrite, start=start, end=end, resize=resize)
     w, h = output_size(info.width, info.height, resize)
     summary = ConvertSummary(None)
     expected = int(round(((end if end is not None else info.duration) - start) * info.fps))
@@ -165,4 +183,4 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
     return summary
 
 
-__all__ = ["ConvertSummary", "LABEL", "PROVENANCE", "convert_video", "label_frame", "output_size"]
+__all__ = ["ConvertSummary", "LABEL", "PROVENANCE", "check_job", "convert_video", "label_frame", "output_size"]

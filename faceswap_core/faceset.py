@@ -277,6 +277,12 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
             (tmp / META).write_text(json.dumps(meta))
             usual_mode(tmp)
             _swap_in(tmp, final)
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if e.filename and str(tmp) in str(e.filename):  # writing the new set (a full disk): name the set
+                raise FaceswapError(f"{final}: the face set could not be written ({e.strerror}); free some "
+                                    "space and extract again") from None
+            raise
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -318,8 +324,7 @@ def _keep_faces(src, i, t, frame, faces, size, min_size, min_blur, yaw_range, re
         summary.dropped["pose"] += 1
         return
     name = f"{len(records):06d}_{i}.png"
-    if not cv2.imwrite(str(out / name), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)):
-        raise FaceswapError(f"{out / name}: could not write the face image (disk full?)")
+    (out / name).write_bytes(cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))[1].tobytes())
     records.append(FaceRecord(
         file=name, source=str(src), frame=int(i), time=None if t is None else round(float(t), 4),
         box=[round(float(v), 2) for v in f.box], landmarks=np.round(f.landmarks, 2).tolist(),

@@ -195,9 +195,19 @@ class VideoWriter:
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         vf.pts = self._n
         vf.time_base = 1 / self.fps
-        self._out.mux(self._video.encode(vf))
-        self._n += 1
-        self._mux_audio_until(self._n / self.fps)
+        try:
+            self._out.mux(self._video.encode(vf))
+            self._n += 1
+            self._mux_audio_until(self._n / self.fps)
+        except OSError as e:
+            self._failed(e)
+
+    def _failed(self, e: BaseException) -> None:
+        """Re-raise a write error; one of the file system (a full disk) names the video, not its temp."""
+        if isinstance(e, OSError):
+            raise FaceswapError(f"{self._target.final}: could not be written ({e.strerror or e}); free some space "
+                                "and try again") from None
+        raise e
 
     def write_all(self, frames: Iterable[np.ndarray]) -> None:
         for f in frames:
@@ -246,17 +256,21 @@ class VideoWriter:
     def close(self, ok: bool = True) -> Path | None:
         """Finish the file; rename it into place when `ok`, else delete it."""
         try:
-            if ok:
-                if self._video is None:
-                    raise FaceswapError(f"{self._target.final}: no frames were written")
-                self._out.mux(self._video.encode(None))
-                self._mux_audio_until(None)
-                if getattr(self, "_samples", None) is not None:
-                    self._encode_samples()
-            self._out.close()
-        finally:
-            if self._audio_src is not None:
-                self._audio_src.close()
+            try:
+                if ok:
+                    if self._video is None:
+                        raise FaceswapError(f"{self._target.final}: no frames were written")
+                    self._out.mux(self._video.encode(None))
+                    self._mux_audio_until(None)
+                    if getattr(self, "_samples", None) is not None:
+                        self._encode_samples()
+                self._out.close()
+            finally:
+                if self._audio_src is not None:
+                    self._audio_src.close()
+        except BaseException as e:
+            self._target.discard()
+            self._failed(e)
         if ok:
             return self._target.commit()
         self._target.discard()

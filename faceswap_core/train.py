@@ -262,7 +262,7 @@ class Trainer:
 
         path = self.out / "previews" / f"step-{self.step:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(path), cv2.cvtColor(self.preview_grid(), cv2.COLOR_RGB2BGR))
+        path.write_bytes(cv2.imencode(".png", cv2.cvtColor(self.preview_grid(), cv2.COLOR_RGB2BGR))[1].tobytes())
         return path
 
     def save(self) -> Path:

@@ -35,28 +35,3 @@ def test_bad_input_is_one_line_and_non_zero(tmp_path):
         assert out.returncode == 2
         assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert out.stderr.startswith("faceswap-core: error:")
-
-
-def test_a_workspace_that_is_a_file_or_bad_settings_are_one_line(tmp_path):
-    not_a_folder = tmp_path / "ws.txt"
-    not_a_folder.write_text("notes")
-    cases = {("collect", "synthetic:mei", "--person", "mei", "--frames", "4", "--size", "64", "--workspace",
-              str(not_a_folder)): "is a file; give a folder",
-             ("train", "--persons", "a", "b", "--steps", "5", "--device", "tpu", "--workspace", str(tmp_path)):
-                 "device 'tpu'",
-             ("train", "--persons", "a", "b", "--steps", "5", "--workspace", str(tmp_path)): "no face set here",
-             ("collect", "synthetic:mei", "--person", "mei", "--frames", "0", "--workspace", str(tmp_path)):
-                 "argument --frames: 0: it must be at least 1",
-             ("collect", "synthetic:mei", "--person", "mei", "--size", "0", "--workspace", str(tmp_path)):
-                 "argument --size: 0: it must be from 32 to 4096",
-             ("extract", str(not_a_folder), "--person", "mei", "--every", "0", "--workspace", str(tmp_path)):
-                 "argument --every: 0: it must be at least 1",
-             ("train", "--persons", "a", "b", "--steps", "5", "--batch-size", "0", "--workspace", str(tmp_path)):
-                 "argument --batch-size: 0: it must be from 1 to 4096",
-             ("train", "--persons", "a", "b", "--steps", "0", "--workspace", str(tmp_path)): "argument --steps: 0"}
-    for args, expected in cases.items():
-        out = run(*args)
-        assert out.returncode == 2, out.stderr
-        assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
-        assert expected in out.stderr, out.stderr
-    assert not_a_folder.read_text() == "notes"  # nothing was written over it

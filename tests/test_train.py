@@ -317,3 +317,45 @@ def test_cli_train_ctrl_c_or_kill_saves_and_resume_continues(cast_clip, tmp_path
     assert bad.returncode == 2, bad.stderr
     assert bad.stderr.strip() == ("faceswap-core train: error: argument --lr: -1: it must be above 0 and at most 1; "
                                   "see faceswap-core train --help")  # refused at parse time: one line, no usage
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_cli_resume_after_kill_9_or_term_is_bit_exact_with_the_saved_settings(cast_clip, tmp_path, sig):
+    """A run killed (kill -9: at its last checkpoint; kill: it saves where it is) and resumed with `--resume`
+    alone ends with exactly the weights and optimizer of a run never stopped; no temp of the killed run stays."""
+    import signal
+    import time
+
+    from faceswap_core import faceset
+
+    for p in ("ines", "copy"):
+        faceset.extract(cast_clip, p, tmp_path, detector="truth", size=64, progress=False)
+    cmd = [sys.executable, "-m", "faceswap_core.cli", "train", "--persons", "ines", "copy", "--workspace",
+           str(tmp_path)]
+    settings = ["--batch-size", "2", "--lr", "3e-4", "--no-masked", "--ssim", "0.1", "--no-decay", "--seed", "3",
+                "--checkpoint-every", "2", "--preview-every", "1000"]
+    cut = tmp_path / "models/cut"
+    proc = subprocess.Popen(cmd + settings + ["--steps", "100000", "--model", "cut"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (cut / "latest").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(getattr(signal, sig))
+    proc.communicate(timeout=120)
+    assert proc.returncode == (-9 if sig == "SIGKILL" else 130)
+    killed_at = checkpoint.load_model(cut, with_state=True)[1]["step"]
+    end = killed_at + 3
+    resumed = subprocess.run(cmd + ["--steps", str(end), "--model", "cut", "--resume"], capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "with its saved settings" in resumed.stdout
+    whole = subprocess.run(cmd + settings + ["--steps", str(end), "--model", "whole"], capture_output=True, text=True,
+                           timeout=300)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    a, b = (checkpoint.checkpoints(tmp_path / "models" / m)[-1] for m in ("cut", "whole"))
+    assert a.name == b.name == f"step-{end:07d}"
+    for f in ("model.safetensors", "optim.safetensors"):
+        x, y = load_file(str(a / f)), load_file(str(b / f))
+        assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), f"{f} differs after resume"
+    leftovers = [p.name for p in cut.rglob("*") if ".tmp-" in p.name or ".part-" in p.name]
+    assert not leftovers

@@ -1,0 +1,316 @@
+"""Bad input against the real CLI, as a hostile new user would give it: every probe must end with exit code
+2 (or what it names), one line on stderr that says what and where, and every file that existed before
+byte-identical afterwards (no temp left, nothing new but lock files). A read-only folder is a read-only bind
+mount in a mount namespace (root ignores file modes) or, for other users, a folder without write permission;
+a full disk is a file-size limit (`ulimit -f`: writes past it fail with EFBIG)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import resource
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from faceswap_core import workspace
+
+BAR = re.compile(r"\d+%\||\d+(frame|step|it)?/s\]|\?(frame|step|it)/s\]")  # a progress bar on stderr
+LOCK = re.compile(r"(^|/)\.([\w-]+\.)?lock$")
+CLIP = "ws/clips/ines/ines_s0_8f_96px.mp4"
+MODEL = "ws/models/ines-tomas-lite"
+
+
+def cli(args: list[str], cwd: Path, read_only: str | None = None, file_limit: int | None = None,
+        timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run `faceswap-core ARGS` in `cwd`, with the folder `read_only` (relative to cwd) read-only to it, or
+    with a file-size limit in bytes (a full disk)."""
+    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "faceswap_core.cli", *args]
+    if read_only and os.geteuid() == 0:  # root ignores file modes: a read-only bind mount in a mount namespace
+        command = ["unshare", "-m", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', str(cwd / read_only),
+                   *command]
+    modes = {}
+    if read_only and os.geteuid() != 0:
+        for p in [cwd / read_only, *(cwd / read_only).rglob("*")]:
+            if p.is_dir():
+                modes[p] = p.stat().st_mode
+                p.chmod(modes[p] & ~0o222)
+
+    def limit():
+        if file_limit is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
+
+    try:
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+                              preexec_fn=limit)
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)
+
+
+def _read_only_works() -> str | None:
+    """Why read-only probes cannot run here (None when they can)."""
+    if os.geteuid() != 0:
+        return None
+    if not shutil.which("unshare"):
+        return "root ignores file modes and `unshare` (for a read-only bind mount) is missing"
+    with tempfile.TemporaryDirectory() as d:
+        done = subprocess.run(["unshare", "-m", "sh", "-c", f'mount --bind -o ro {d} {d} && touch {d}/x'],
+                              capture_output=True, text=True)
+        if "Read-only" not in done.stderr:
+            return f"root ignores file modes and a read-only bind mount failed: {done.stderr.strip()[:200]}"
+    return None
+
+
+def snapshot(root: Path, cache: dict) -> dict[str, str]:
+    """Every file under root (but lock files): path -> content digest (cached by inode, size and times)."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if LOCK.search(rel):
+            continue  # lock files hold a writer's pid while it runs
+        st = p.lstat()
+        if stat.S_ISDIR(st.st_mode):
+            out[rel + "/"] = "dir"
+            continue
+        key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if key not in cache:
+            cache[key] = hashlib.blake2b(p.read_bytes(), digest_size=16).hexdigest()
+        out[rel] = cache[key]
+    return out
+
+
+@pytest.fixture(scope="module")
+def root():
+    """A small complete workspace made through the CLI: two cast clips, two face sets, a lite model trained
+    two steps, one converted output; plus bad inputs under in/."""
+    base = Path(tempfile.mkdtemp(prefix="bad-input-"))
+    steps = [["collect", "synthetic:ines", "--person", "ines", "--frames", "8", "--size", "96", "--workspace", "ws"],
+             ["collect", "synthetic:tomas", "--person", "tomas", "--frames", "8", "--size", "96", "--workspace", "ws"],
+             ["extract", "ws/clips/ines", "--person", "ines", "--size", "64", "--min-size", "1", "--detector",
+              "truth", "--workspace", "ws"],
+             ["extract", "ws/clips/tomas", "--person", "tomas", "--size", "64", "--min-size", "1", "--detector",
+              "truth", "--workspace", "ws"],
+             ["train", "--persons", "ines", "tomas", "--steps", "2", "--batch-size", "2", "--checkpoint-every", "2",
+              "--workspace", "ws"],
+             ["convert", CLIP, "--model", MODEL, "--to", "tomas", "--out", "ws/outputs/a.mp4", "--detector", "truth",
+              "--min-size", "1"]]
+    for args in steps:
+        done = cli(args, base)
+        assert done.returncode == 0, (args, done.stderr)
+    inp = base / "in"
+    inp.mkdir()
+    (inp / "broken.mp4").write_bytes(b"\x00" * 2000)
+    (inp / "notes.txt").write_text("not a video")
+    (inp / "empty").mkdir()
+    (inp / "texts").mkdir()
+    (inp / "texts" / "a.txt").write_text("x")
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@dataclass
+class Probe:
+    """One bad input: the CLI arguments, the message it must give (a regex), and how it is run."""
+
+    args: list[str]
+    message: str
+    code: int = 2
+    read_only: str | None = None  # this folder is read-only to the run
+    file_limit: int | None = None  # bytes: a full disk
+    setup: list[str] = field(default_factory=list)  # named preparations (see PREPARE)
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+ws = ["--workspace", "ws"]
+TRAIN = ["train", "--persons", "ines", "tomas", "--steps", "3", *ws]
+CONVERT = ["convert", CLIP, "--model", MODEL, "--to", "tomas", "--detector", "truth", "--min-size", "1"]
+EXTRACT = ["extract", CLIP, "--person", "newface", "--detector", "truth", "--min-size", "1", "--size", "64", *ws]
+COLLECT = ["collect", "synthetic:mei", "--person", "mei", "--frames", "8", "--size", "96", *ws]
+
+PROBES: dict[str, Probe] = {
+    # collect
+    "collect frames 0": Probe([*COLLECT, "--frames", "0"], r"argument --frames: 0: it must be at least 1"),
+    "collect frames -3": Probe([*COLLECT, "--frames=-3"], r"argument --frames: -3: it must be at least 1"),
+    "collect size 10": Probe([*COLLECT, "--size", "10"], r"argument --size: 10: it must be from 32 to 4096"),
+    "collect size abc": Probe([*COLLECT, "--size", "abc"], r"argument --size: 'abc' is not an integer"),
+    "collect size 100000": Probe([*COLLECT, "--size", "100000"], r"argument --size: 100000: it must be from 32"),
+    "collect fps 0": Probe([*COLLECT, "--fps", "0"], r"argument --fps: 0: it must be from 1 to 240"),
+    "collect max-height 0": Probe([*COLLECT, "--max-height", "0"], r"argument --max-height: 0"),
+    "collect unknown cast member": Probe(["collect", "synthetic:nobody", "--person", "x", *ws], r"nobody"),
+    "collect missing file": Probe(["collect", "in/nothing.mp4", "--person", "x", *ws],
+                                  r"in/nothing.mp4: not a file, a URL or synthetic:<name>"),
+    "collect broken video": Probe(["collect", "in/broken.mp4", "--person", "x", *ws], r"in/broken.mp4: .*video"),
+    "collect a text file": Probe(["collect", "in/notes.txt", "--person", "x", *ws], r"in/notes.txt: .*video"),
+    "collect a folder": Probe(["collect", "in/empty", "--person", "x", *ws], r"in/empty"),
+    "collect closed port": Probe(["collect", f"http://127.0.0.1:{_closed_port()}/clip.mp4", "--person", "x", *ws],
+                                 r"http://127.0.0.1:\d+/clip.mp4: .*refused"),
+    "collect name with a dot": Probe([*COLLECT[:3], "me.i", *COLLECT[4:]], r"'me.i'"),
+    "collect name with a space": Probe([*COLLECT[:3], "m ei", *COLLECT[4:]], r"'m ei'"),
+    "collect name climbing out": Probe([*COLLECT[:3], "../up", *COLLECT[4:]], r"'../up'"),
+    "collect bad section": Probe(["collect", CLIP, "--person", "x", "--section", "abc", *ws], r"section 'abc'"),
+    "collect section backwards": Probe(["collect", CLIP, "--person", "x", "--section", "0:05-0:01", *ws],
+                                       r"section '0:05-0:01'"),
+    "collect workspace is a file": Probe([*COLLECT[:-1], "in/notes.txt"], r"--workspace in/notes.txt: is a file"),
+    "collect read-only workspace": Probe(COLLECT, r"ws/clips.*: (Read-only file system|Permission denied)",
+                                         read_only="ws"),
+    "collect read-only person": Probe(["collect", "synthetic:ines", "--person", "ines", "--frames", "9", *ws],
+                                      r"ws/clips/ines.*: (Read-only file system|Permission denied)",
+                                      read_only="ws/clips/ines"),
+    "collect disk full (truth)": Probe(COLLECT, r"File too large", file_limit=16_000),
+    "collect disk full (clip)": Probe(COLLECT, r"File too large", file_limit=2_000),
+    "collect another clip's name": Probe(["collect", "in/copy/ines_s0_8f_96px.mp4", "--person", "ines", *ws],
+                                         r"a different clip has this name", setup=["copy clip"]),
+    "collect while another collects": Probe(["collect", "synthetic:ines", "--person", "ines", "--frames", "9", *ws],
+                                            r"clips of ines.* pid \d+", setup=["lock clips"]),
+    # extract
+    "extract every 0": Probe([*EXTRACT, "--every", "0"], r"argument --every: 0: it must be at least 1"),
+    "extract size 0": Probe([*EXTRACT, "--size", "0"], r"argument --size: 0: it must be from 32 to 1024"),
+    "extract size 5000": Probe([*EXTRACT, "--size", "5000"], r"argument --size: 5000"),
+    "extract min-size -1": Probe([*EXTRACT, "--min-size=-1"], r"argument --min-size: -1: it must be at least 0"),
+    "extract yaw-range 10 500": Probe([*EXTRACT, "--yaw-range", "10", "500"], r"argument --yaw-range: 500"),
+    "extract unknown detector": Probe([*EXTRACT, "--detector", "magic"], r"argument --detector: invalid choice"),
+    "extract missing source": Probe(["extract", "in/nothing.mp4", *EXTRACT[2:]], r"in/nothing.mp4"),
+    "extract broken video": Probe(["extract", "in/broken.mp4", *EXTRACT[2:]], r"in/broken.mp4"),
+    "extract empty folder": Probe(["extract", "in/empty", *EXTRACT[2:]], r"in/empty"),
+    "extract folder of text": Probe(["extract", "in/texts", *EXTRACT[2:]], r"in/texts"),
+    "extract name with a dot": Probe([*EXTRACT[:3], "new.face", *EXTRACT[4:]], r"'new.face'"),
+    "extract over a face set": Probe([*EXTRACT[:3], "ines", *EXTRACT[4:]], r"ws/faces/ines: a face set exists"),
+    "extract read-only workspace": Probe(EXTRACT, r"ws/faces.*: (Read-only file system|Permission denied)",
+                                         read_only="ws"),
+    "extract disk full": Probe(EXTRACT, r"File too large", file_limit=4_000),
+    "extract workspace is a file": Probe([*EXTRACT[:-1], "in/notes.txt"], r"--workspace in/notes.txt: is a file"),
+    "extract while another extracts": Probe(EXTRACT, r"face set of newface.* pid \d+", setup=["lock faces"]),
+    # train
+    "train steps 0": Probe([*TRAIN[:5], "0", *ws], r"argument --steps: 0: it must be at least 1"),
+    "train steps -5": Probe([*TRAIN[:5], "-5", *ws], r"argument --steps: -5"),
+    "train lr -1": Probe([*TRAIN, "--lr", "-1"], r"argument --lr: -1: it must be above 0 and at most 1"),
+    "train lr 0": Probe([*TRAIN, "--lr", "0"], r"argument --lr: 0: it must be above 0"),
+    "train lr nan": Probe([*TRAIN, "--lr", "nan"], r"argument --lr: nan"),
+    "train batch-size 0": Probe([*TRAIN, "--batch-size", "0"], r"argument --batch-size: 0: it must be from 1"),
+    "train ssim -1": Probe([*TRAIN, "--ssim=-1"], r"argument --ssim: -1: it must be from 0 to 10"),
+    "train clip-grad -1": Probe([*TRAIN, "--clip-grad=-1"], r"argument --clip-grad: -1"),
+    "train checkpoint-every 0": Probe([*TRAIN, "--checkpoint-every", "0"], r"argument --checkpoint-every: 0"),
+    "train preview-every 0": Probe([*TRAIN, "--preview-every", "0"], r"argument --preview-every: 0"),
+    "train unknown config": Probe([*TRAIN, "--config", "huge"], r"argument --config: invalid choice"),
+    "train missing face set": Probe(["train", "--persons", "ines", "zoe", "--steps", "3", *ws],
+                                    r"ws/faces/zoe: no face set here"),
+    "train name with a dot": Probe(["train", "--persons", "ines", "to.mas", "--steps", "3", *ws], r"'to.mas'"),
+    "train one person twice": Probe(["train", "--persons", "ines", "ines", "--steps", "3", *ws],
+                                    r"persons \['ines', 'ines'\]: give distinct names"),
+    "train on a tpu": Probe([*TRAIN, "--device", "tpu"], r"device 'tpu'"),
+    "train on a missing gpu": Probe([*TRAIN, "--device", "cuda:7"], r"cuda"),
+    "train over a model": Probe(TRAIN, r"ws/models/ines-tomas-lite: .*--resume"),
+    "train resume of nothing": Probe([*TRAIN, "--resume", "--model", "nothing"], r"nothing"),
+    "train resume as another config": Probe([*TRAIN, "--resume", "--config", "original"],
+                                            r"ines-tomas-original: no checkpoint here"),
+    "train resume read-only model": Probe([*TRAIN, "--resume"],
+                                          r"ws/models/ines-tomas-lite.*: (Read-only file system|Permission denied)",
+                                          read_only=MODEL),
+    "train resume disk full": Probe([*TRAIN, "--resume"], r"File too large", file_limit=1_000_000),
+    "train resume damaged checkpoint": Probe([*TRAIN, "--resume", "--model", "damaged"], r"state.json: damaged",
+                                             setup=["damaged model"]),
+    "train while another trains": Probe([*TRAIN, "--resume"], r"ines-tomas-lite.* pid \d+", setup=["lock model"]),
+    "train workspace is a file": Probe([*TRAIN[:-1], "in/notes.txt"], r"--workspace in/notes.txt: is a file"),
+    # convert
+    "convert missing input": Probe(["convert", "in/nothing.mp4", *CONVERT[2:], "--out", "o.mp4"],
+                                   r"in/nothing.mp4: no such file"),
+    "convert broken input": Probe(["convert", "in/broken.mp4", *CONVERT[2:], "--out", "o.mp4"], r"in/broken.mp4"),
+    "convert out is the input": Probe([*CONVERT, "--out", CLIP, "--overwrite"], r"is the input"),
+    "convert gif is the input": Probe([*CONVERT, "--out", "o.mp4", "--gif", CLIP, "--overwrite"], r"is the input"),
+    "convert gif is the output": Probe([*CONVERT, "--out", "o.mp4", "--gif", "o.mp4"], r"is the output"),
+    "convert over an output": Probe([*CONVERT, "--out", "ws/outputs/a.mp4"], r"ws/outputs/a.mp4: .*already exists"),
+    "convert out is a folder": Probe([*CONVERT, "--out", "ws/outputs"], r"ws/outputs: .*folder"),
+    "convert gif is a folder": Probe([*CONVERT, "--out", "o.mp4", "--gif", "ws/outputs"], r"ws/outputs: .*folder"),
+    "convert resize 0": Probe([*CONVERT, "--out", "o.mp4", "--resize", "0"], r"argument --resize: 0"),
+    "convert resize -2": Probe([*CONVERT, "--out", "o.mp4", "--resize=-2"], r"argument --resize: -2"),
+    "convert feather 5": Probe([*CONVERT, "--out", "o.mp4", "--feather", "5"], r"argument --feather: 5"),
+    "convert erode -1": Probe([*CONVERT, "--out", "o.mp4", "--erode=-1"], r"argument --erode: -1"),
+    "convert detect-every 0": Probe([*CONVERT, "--out", "o.mp4", "--detect-every", "0"], r"argument --detect-every"),
+    "convert gif-length 0": Probe([*CONVERT, "--out", "o.mp4", "--gif-length", "0"], r"argument --gif-length: 0"),
+    "convert end 0": Probe([*CONVERT, "--out", "o.mp4", "--end", "0"], r"argument --end: 0"),
+    "convert start after the end": Probe([*CONVERT, "--out", "o.mp4", "--start", "100"],
+                                         r"start 100 s is past its end"),
+    "convert end before start": Probe([*CONVERT, "--out", "o.mp4", "--start", "0.2", "--end", "0.1"], r"end 0.1"),
+    "convert unknown person": Probe([*CONVERT[:5], "zoe", *CONVERT[6:], "--out", "o.mp4"], r"zoe"),
+    "convert missing model": Probe([*CONVERT[:3], "ws/models/none", *CONVERT[4:], "--out", "o.mp4"],
+                                   r"ws/models/none"),
+    "convert faces as a model": Probe([*CONVERT[:3], "ws/faces/ines", *CONVERT[4:], "--out", "o.mp4"],
+                                      r"ws/faces/ines"),
+    "convert read-only output folder": Probe([*CONVERT, "--out", "ws/outputs/b.mp4"],
+                                             r"ws/outputs: cannot write here", read_only="ws/outputs"),
+    "convert disk full": Probe([*CONVERT, "--out", "ws/outputs/a.mp4", "--overwrite"], r"a.mp4: could not be written",
+                               file_limit=3_000),
+    # probe and tour
+    "probe missing file": Probe(["probe", "in/nothing.mp4"], r"in/nothing.mp4"),
+    "probe broken file": Probe(["probe", "in/broken.mp4"], r"in/broken.mp4"),
+    "probe a folder": Probe(["probe", "in/empty"], r"in/empty"),
+    "tour unknown chapter": Probe(["tour", "--only", "99", *ws], r"--only 99: matches no chapter"),
+    "tour empty notebooks folder": Probe(["tour", "--notebooks", "in/empty", *ws], r"in/empty: no chapter notebooks"),
+    "tour unknown profile": Probe(["tour", "--profile", "huge", *ws], r"argument --profile: invalid choice"),
+}
+
+
+def _prepare(name: str, base: Path):
+    """Set up what a probe needs; returns a cleanup (None if nothing to undo)."""
+    if name == "copy clip":  # another clip under the name of ines's clip
+        (base / "in/copy").mkdir(exist_ok=True)
+        shutil.copy(base / "ws/clips/tomas/tomas_s0_8f_96px.mp4", base / "in/copy/ines_s0_8f_96px.mp4")
+        return None
+    if name == "damaged model":
+        if not (base / "ws/models/damaged").exists():
+            shutil.copytree(base / MODEL, base / "ws/models/damaged")
+            for state in (base / "ws/models/damaged/checkpoints").glob("*/state.json"):
+                state.write_text("{")
+        return None
+    folder, what, lock_name = {"lock clips": (base / "ws/clips/ines", "the clips of ines", ".lock"),
+                               "lock faces": (base / "ws/faces", "the face set of newface", ".newface.lock"),
+                               "lock model": (base / MODEL, "the model ines-tomas-lite", ".lock")}[name]
+    held = workspace.lock(folder, what, name=lock_name)
+    held.__enter__()
+    return lambda: held.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("name", list(PROBES))
+def test_bad_input_is_refused_in_one_line_and_loses_nothing(root, name):
+    probe = PROBES[name]
+    if probe.read_only and (why := _read_only_works()):
+        pytest.skip(why)
+    undo = [_prepare(s, root) for s in probe.setup]
+    cache: dict = {}
+    before = snapshot(root, cache)
+    try:
+        done = cli(probe.args, root, read_only=probe.read_only, file_limit=probe.file_limit)
+    finally:
+        for u in undo:
+            if u:
+                u()
+    after = snapshot(root, cache)
+    lines = [line for line in re.split(r"[\r\n]", done.stderr) if line.strip() and not BAR.search(line)]
+    assert done.returncode == probe.code, f"exit {done.returncode}: {done.stderr[-3000:]}"
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert lines[0].startswith("faceswap-core"), lines[0]
+    assert re.search(probe.message, lines[0]), lines[0]
+    changed = [p for p in before if after.get(p) != before[p]]
+    new = [p for p in after if p not in before]
+    assert not changed and not new, f"changed {changed}, new {new}"
+
+
+def test_there_are_at_least_sixty_probes():
+    assert len(PROBES) >= 60
