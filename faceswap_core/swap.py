@@ -152,6 +152,7 @@ class Swapper:
         self.coverage = coverage or model.coverage  # the centre of the padded crop that training showed the network
         self.detector = detector if isinstance(detector, detect.Detector) else \
             detect.get_detector(detector, clip=clip, device=self.device)
+        self.poisson_fallbacks = 0  # faces that asked for Poisson blending but got plain feathering (see blend)
 
     def start(self) -> Track | None:
         """A new video begins: its detection track when detecting every Nth frame (None otherwise)."""
@@ -228,8 +229,8 @@ class Swapper:
             try:
                 face = cv2.seamlessClone(face, np.ascontiguousarray(roi), np.where(core, 255, 0).astype(np.uint8),
                                          (bx + bw // 2, by + bh // 2), cv2.NORMAL_CLONE)
-            except cv2.error:  # a mask touching the region's border: fall back to plain feathering
-                pass
+            except cv2.error:  # a mask touching the region's border: fall back to plain feathering, counted
+                self.poisson_fallbacks += 1
         a3 = alpha[..., None]
         mixed = (face.astype(np.float32) * a3 + roi.astype(np.float32) * (1 - a3) + 0.5).astype(np.uint8)
         changed = alpha > 0

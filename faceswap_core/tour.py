@@ -60,7 +60,7 @@ KNOBS: dict[str, str] = {
 # their STEPS shrink further than chapter 04's).
 PROFILES: dict[str, dict] = {
     "ci": {"FRAMES": 24, "FRAME_SIZE": 128, "CROP_SIZE": 128, "STEPS": 30, "BATCH_SIZE": 8,
-           "chapters": {"02": {"PROBE_FRAMES": 24},
+           "chapters": {"02": {"PROBE_FRAMES": 24}, "04": {"STEPS": 300},
                         "07": {"FACES": 16, "FACE_COUNTS": [8, 16], "SIZE_SEEDS": [0], "PROBE_FRAMES": 8, "STEPS": 10},
                         "08": {"FACES": 16, "PROBE_FRAMES": 8, "STEPS": 10, "EVAL_EVERY": 5, "REPEATS": 1}}},
     "quick": {"FRAMES": 150, "FRAME_SIZE": 256, "CROP_SIZE": 256, "STEPS": 600, "BATCH_SIZE": 32,

@@ -3,9 +3,10 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from faceswap_core import tour
+from faceswap_core import claims, tour
 from faceswap_core.report import read_results
 
 CHAPTERS = tour.chapters()
@@ -101,9 +102,11 @@ def test_02_builds_face_sets_and_scores_the_cascade(ci_run):
     ws, run = ci_run
     r = read_results(run / "02_extract_faces.ipynb")
     assert r["faces"] == {"ines": 24, "tomas": 24}
-    assert "cascade" in r["detectors"]
-    scored = [v for k, v in r["nme"].items() if k.startswith("cascade") and v["nme"] is not None]
-    assert scored and all(0 < v["nme"] < 1 for v in scored)
+    cascade = {k.removeprefix("cascade |yaw| "): v for k, v in r["nme"].items() if k.startswith("cascade")}
+    assert sum(v["frames"] for v in cascade.values()) == 24  # PROBE_FRAMES reached the notebook; every frame binned
+    front = cascade["0-15"]
+    assert front["found"] >= 0.9 and front["nme"] < 0.1  # the cascade finds frontal faces and places their landmarks
+    assert all(v["nme"] is None or v["nme"] < 0.25 for v in cascade.values())
 
 
 @pytest.mark.notebook
@@ -118,11 +121,12 @@ def test_03_warp_grows_with_strength(ci_run):
 def test_04_trains_and_scores_the_swap_against_the_truth(ci_run):
     ws, run = ci_run
     r = read_results(run / "04_train_autoencoder.ipynb")
-    assert r["steps"] == 30 and r["config"] == "lite"  # the CI profile's STEPS reached the notebook
+    assert r["steps"] == 300 and r["config"] == "lite"  # the CI profile's STEPS for chapter 04 reached the notebook
     assert all(r["loss"][p] < r["first_loss"][p] for p in ("ines", "tomas"))
     assert 0 < r["swap_ssim"] < 1 and 0 < r["baseline_ssim"] < r["ceiling_ssim"] < 1
     expect = (r["swap_ssim"] - r["baseline_ssim"]) / (r["ceiling_ssim"] - r["baseline_ssim"])
     assert r["gain"] == pytest.approx(expect, abs=2e-3)  # the recorded gain is the share of the achievable gain
+    assert r["gain"] > 0.1  # the swap beats doing nothing by a clear margin (measured 0.28 at CI size)
     assert (ws / "models/ines-tomas-lite/latest").exists()
 
 
@@ -132,8 +136,12 @@ def test_05_converts_the_clip_keeps_its_audio_and_scores_it(ci_run):
     r = read_results(run / "05_swap_video.ipynb")
     assert r["frames"] == r["input_frames"] == r["faces"] == 24  # FRAMES reached the notebook; one face a frame
     assert abs(r["audio_minus_input_seconds"]) <= 0.04
-    assert 0 < r["swap_l1"] < 1 and 0 < r["source_l1"] < 1 and -1 <= r["identity"] <= 1
-    assert len(r["options_l1"]) == 6
+    assert 0 < r["swap_l1"] < r["source_l1"] < 1  # the swap is closer to the truth than no swap
+    assert r["identity"] is not None  # scored against the truth (at 128 px it stays below 0: not asserted)
+    opts = r["options_l1"]
+    assert set(opts) == {f"{c} + {b}" for c in ("none", "lab", "hist") for b in ("feather", "poisson")}
+    assert all(0 < v < 1 for v in opts.values())
+    assert all(opts[f"{c} + poisson"] != opts[f"{c} + feather"] for c in ("none", "lab", "hist"))  # Poisson applied
     assert Path(r["output"]).exists() and Path(r["output"]).with_name(Path(r["output"]).stem + ".gif").exists()
 
 
@@ -142,8 +150,11 @@ def test_06_finds_directions_and_names_what_they_follow(ci_run):
     ws, run = ci_run
     r = read_results(run / "06_latent_explorer.ipynb")
     assert r["codes"] == 48 and r["code_size"] == 512  # 24 faces per person at CI size; the lite code
-    assert len(r["explained"]) == 4 and r["explained"] == sorted(r["explained"], reverse=True)
-    assert set(r["correlations"]) >= {"yaw", "person", "mouth open"}
+    assert len(r["explained"]) == 4 and r["explained"][0] > 0.3  # the first direction holds a clear share
+    corr = r["correlations"]
+    assert set(corr) >= {"yaw", "person", "mouth open"}
+    assert max(corr["yaw"]) > 0.7 and max(corr["person"]) > 0.5  # pose and identity lie along directions
+    assert r["strongest"] == {f"direction {i + 1}": max(corr, key=lambda n: corr[n][i]) for i in range(4)}
     assert r["decoders_differ"] is True
 
 
@@ -156,6 +167,18 @@ def test_07_measures_the_three_failure_cases(ci_run):
     assert {"all angles", "frontal only"} == set(r["profile"]["l1_by_yaw"])
     assert [row["case"] for row in r["occlusion"]["rows"]][:2] == ["plain frames", "microphone"]
     assert (ws / "experiments" / "runs").is_dir()
+    # each verdict follows from the recorded figures by the library's own test
+    prof = r["profile"]
+    again = claims.profile_claim(prof["l1_by_yaw"]["frontal only"], prof["l1_by_yaw"]["all angles"])
+    assert (again["held"], again["verdict"]) == (prof["claim_held"], prof["verdict"])
+    assert (again["ratio_profile"], again["ratio_front"]) == (prof["ratio_profile"], prof["ratio_front"])
+    sizes = r["sizes"]
+    for n, m in sizes["mean_ssim"].items():
+        assert m == pytest.approx(np.mean([row["ssim"] for row in sizes["rows"] if row["faces"] == int(n)]), abs=1e-4)
+    assert sizes["baseline_ssim"] == pytest.approx(np.mean([row["baseline_ssim"] for row in sizes["rows"]]), abs=1e-4)
+    gains = claims.size_gains({int(n): m for n, m in sizes["mean_ssim"].items()}, sizes["baseline_ssim"])
+    assert sizes["share_of_best_gain"] == pytest.approx({str(n): g for n, g in gains["gain"].items()}, abs=0.01)
+    assert gains["verdict"].split(":")[0] == sizes["verdict"].split(":")[0]  # the same branch (shares round)
 
 
 @pytest.mark.notebook
@@ -164,6 +187,10 @@ def test_08_compares_fine_tuning_with_training_from_scratch(ci_run):
     r = read_results(run / "08_reuse_a_model.ipynb")
     assert r["steps"] == 10 and r["eval_every"] == 5 and r["seeds"] == [0]  # REPEATS 1 at CI size
     assert set(r["final_ssim"]) == {"from scratch", "fine-tuned from ines<->tomas"}
-    row = r["per_seed"][0]
-    assert row["steps_scratch"] is not None and 0 < row["level_ssim"] < 1
-    assert isinstance(r["verdict"], str) and r["verdict"]
+    assert 0 < r["per_seed"][0]["level_ssim"] < 1
+    tuned = "fine-tuned from ines<->tomas"
+    curves = r["curves"]
+    assert set(curves) == {"0"} and all([row["step"] for row in c] == [0, 5, 10] for c in curves["0"].values())
+    again = claims.reuse_claim({int(s): (c["from scratch"], c[tuned]) for s, c in curves.items()})
+    assert again["per_seed"] == r["per_seed"] and again["verdict"] == r["verdict"]  # the verdict follows the curves
+    assert r["mean_ratio"] == (None if again["mean_ratio"] is None else round(again["mean_ratio"], 3))

@@ -1,6 +1,8 @@
 """swap: the Swapper's stages on single frames (find, align, decode, blend, explain), colour matching,
 size/score limits, detection every Nth frame, and no state carried from one video to the next."""
 
+import json
+
 import numpy as np
 import pytest
 from conftest import face_region
@@ -33,19 +35,38 @@ def test_colour_matching_moves_statistics_to_the_reference(mode):
     assert np.array_equal(swap.match_color(src, ref, "none"), src)
 
 
-def test_poisson_and_lab_options_run_and_keep_the_background(clip, trained_pair):
+def test_poisson_blending_is_really_applied_and_keeps_the_background(clip, trained_pair):
+    """Poisson changes the face compared with feathering (same colour option), without falling back to
+    feathering on a cast frame, and pixels outside the face stay exactly as they were."""
     frames, _ = media.read_frames(clip, max_frames=1)
-    sw = swap.Swapper(trained_pair[1], "tomas", detect.get_detector("truth", clip=clip),
-                         options=swap.SwapOptions(color="lab", blend="poisson"))
-    out = sw.swap_frame(frames[0], 0)
+    truth = detect.get_detector("truth", clip=clip)
     face = face_region(synth.load_truth(clip), 0, frames.shape[1:])
-    assert np.array_equal(out[~face], frames[0][~face]) and not np.array_equal(out, frames[0])
+    out = {}
+    for blend in ("feather", "poisson"):
+        sw = swap.Swapper(trained_pair[1], "tomas", truth, options=swap.SwapOptions(color="lab", blend=blend))
+        out[blend] = sw.swap_frame(frames[0], 0)
+        assert sw.poisson_fallbacks == 0, "seamlessClone failed: the frame was only feathered"
+        assert np.array_equal(out[blend][~face], frames[0][~face]) and not np.array_equal(out[blend], frames[0])
+    changed = np.abs(out["poisson"].astype(int) - out["feather"]).max(axis=2) > 2
+    assert changed.sum() > 50  # Poisson visibly moved the face's pixels
 
 
-def test_checkpoint_of_the_model_loads_with_its_training_coverage(trained_pair):
-    model, state = checkpoint.load_model(trained_pair[1], with_state=True)
-    sw = swap.Swapper(trained_pair[1], "ines", "cascade")
-    assert sw.coverage == state["train_config"]["coverage"] and sw.to == "ines"
+def test_checkpoint_of_the_model_loads_with_its_training_coverage(trained_pair, tmp_path):
+    """The Swapper shows the network the view it was trained on: the coverage saved in the checkpoint
+    (here one that is not the default), unless the caller gives another."""
+    import shutil
+
+    from faceswap_core.align import CORE
+
+    model_dir = shutil.copytree(trained_pair[1], tmp_path / "model")
+    state_file = checkpoint.latest(model_dir) / "state.json"
+    state = json.loads(state_file.read_text())
+    assert state["train_config"]["coverage"] == CORE
+    state["train_config"]["coverage"] = 0.7
+    state_file.write_text(json.dumps(state))
+    sw = swap.Swapper(model_dir, "ines", "cascade")
+    assert sw.coverage == sw.model.coverage == 0.7 and sw.to == "ines"
+    assert swap.Swapper(model_dir, "ines", "cascade", coverage=CORE).coverage == CORE
 
 
 def test_faces_below_the_size_or_score_limit_pass_through_untouched(clip, trained_pair):
