@@ -1,12 +1,14 @@
-"""Face detection with 68 landmarks behind one small interface, with three backends:
+"""Face detection with 68 landmarks behind one small interface, with four backends:
 
 - ``fan``: face-alignment's 2D FAN with its S3FD detector (accurate; weights from torch's hub cache),
+- ``dlib``: dlib's HOG boxes and 68-point shape predictor (offline, real faces; see `dlibface`),
 - ``cascade``: OpenCV Haar cascades (frontal, profile, eyes) with landmarks placed from the mean face
   (offline and coarse: good enough to align, not to measure expressions),
 - ``truth``: the ground truth of a synthetic cast clip.
 
 ``detector.detect(frame, index)`` returns a list of `Face`; ``detect_batch`` does many frames at once.
-Taught in chapter 02.
+Taught in chapter 02. Both 68-point models (FAN's and dlib's) were trained on iBUG 300-W data, whose
+licence excludes commercial use.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import align, media, synth
+from . import align, dlibface, media, synth
 from .errors import FaceswapError
 
 FAN_FILES = ("2DFAN4-11f355bf06.pth.tar", "s3fd-619a316812.pth")
@@ -94,14 +96,14 @@ PROFILE_YAW = 65.0  # the head turn the profile template stands for
 @lru_cache(maxsize=1)
 def _cascades() -> dict[str, cv2.CascadeClassifier]:
     if not hasattr(cv2, "CascadeClassifier"):
-        raise FaceswapError("this OpenCV build has no Haar cascades (5.x); install opencv-python-headless<5")
+        raise FaceswapError("this OpenCV build has no Haar cascades (5.x); install opencv-python<5")
     root = Path(cv2.data.haarcascades)
     out = {k: cv2.CascadeClassifier(str(root / f)) for k, f in
            (("frontal", "haarcascade_frontalface_default.xml"), ("profile", "haarcascade_profileface.xml"),
             ("eye", "haarcascade_eye.xml"))}
     for k, c in out.items():
         if c.empty():
-            raise FaceswapError(f"{root}: the {k} cascade did not load; reinstall opencv-python-headless<5")
+            raise FaceswapError(f"{root}: the {k} cascade did not load; reinstall opencv-python<5")
     return out
 
 
@@ -245,7 +247,11 @@ class FanDetector(Detector):
     name = "fan"
 
     def __init__(self, device: str | None = None, batch_size: int = 8, max_faces: int = 4):
-        import face_alignment
+        try:
+            import face_alignment
+        except ImportError:  # an optional extra: a plain `pip install` lacks it
+            raise FaceswapError("face-alignment is not installed: pip install face-alignment (scripts/setup.sh "
+                                "does)") from None
         import torch
 
         from .device import pick_device
@@ -296,28 +302,52 @@ class FanDetector(Detector):
 
 
 # --------------------------------------------------------------------------------------------------
+# dlib
+
+
+class DlibDetector(Detector):
+    """dlib's HOG face boxes (on a downscaled frame) and its 68-point shape predictor (full frame): offline."""
+
+    name = "dlib"
+
+    def __init__(self):
+        dlibface.models()  # a missing package or model file is one line here, before any frame is read
+
+    def detect(self, frame: np.ndarray, index: int | None = None) -> list[Face]:
+        return [Face(box, dlibface.landmarks(frame, box), score, self.name)
+                for box, score in dlibface.find_faces(media.rgb_image(frame))]
+
+
+# --------------------------------------------------------------------------------------------------
 # choosing
 
 
 def get_detector(name: str = "auto", clip: str | Path | None = None, device: str | None = None,
                  quiet: bool = False) -> Detector:
-    """A detector by name: auto (fan if its weights are here or downloadable, else cascade), fan, cascade, truth."""
+    """A detector by name: fan, dlib, cascade, truth, or auto: FAN when its weights are here or can be
+    fetched, else dlib, else the cascade (saying in one line which and why, unless `quiet`)."""
     if name == "truth":
         if clip is None:
             raise FaceswapError("the truth detector needs a synthetic clip (with its .truth.json)")
         return TruthDetector(clip)
-    if name == "cascade":
-        return CascadeDetector()
-    if name == "fan":
-        return FanDetector(device)
-    if name == "auto":
+    make = {"fan": lambda: FanDetector(device), "dlib": DlibDetector, "cascade": CascadeDetector}
+    if name in make:
+        return make[name]()
+    if name != "auto":
+        raise FaceswapError(f"unknown detector {name!r}: use auto, fan, dlib, cascade or truth")
+    reasons = []
+    for kind in ("fan", "dlib"):
         try:
-            return FanDetector(device)
+            chosen = make[kind]()
         except FaceswapError as e:
-            if not quiet:
-                print(f"note: {e}; using the cascade detector", file=sys.stderr)
-            return CascadeDetector()
-    raise FaceswapError(f"unknown detector {name!r}: use auto, fan, cascade or truth")
+            reasons.append(f"{kind}: {e}")
+            continue
+        if reasons and not quiet:
+            print(f"note: using the {kind} detector ({'; '.join(reasons)})", file=sys.stderr)
+        return chosen
+    if not quiet:
+        print(f"note: using the coarse cascade detector ({'; '.join(reasons)})", file=sys.stderr)
+    return CascadeDetector()
 
 
 def choose(name: str, clips: Sequence[str | Path]) -> str:
@@ -326,29 +356,3 @@ def choose(name: str, clips: Sequence[str | Path]) -> str:
     if name == "truth" and not all(synth.truth_path(c).exists() for c in clips):
         return "auto"
     return name
-
-
-def nme(predicted: np.ndarray, truth: np.ndarray, visible: np.ndarray | None = None) -> float:
-    """Normalised mean error: mean point distance over the inter-ocular distance (outer eye corners)."""
-    truth = np.asarray(truth)[:, :2]
-    d = np.linalg.norm(np.asarray(predicted)[:, :2] - truth, axis=1)
-    if visible is not None:
-        d = d[np.asarray(visible, bool)]
-    return float(d.mean() / np.linalg.norm(truth[36] - truth[45]))
-
-
-def landmark_errors(detector: Detector, clip: str | Path, max_frames: int | None = None) -> np.ndarray:
-    """Per frame of a cast clip: (true yaw, found 0/1, NME of the best-matching face over visible points)."""
-    truth = synth.load_truth(clip)
-    frames, _ = media.read_frames(clip, max_frames=max_frames)
-    rows = []
-    for i, faces in enumerate(detector.detect_batch(list(frames), list(range(len(frames))))):
-        marks = truth.landmarks[i]
-        yaw = truth.conditions[i].yaw
-        if not faces:
-            rows.append((yaw, 0.0, np.nan))
-            continue
-        centre = marks[:, :2].mean(0)
-        f = min(faces, key=lambda f: np.linalg.norm(f.landmarks.mean(0) - centre))
-        rows.append((yaw, 1.0, nme(f.landmarks, marks, marks[:, 2] > 0.5)))
-    return np.array(rows, np.float64).reshape(-1, 3)

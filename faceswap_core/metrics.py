@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import align, augment, media, synth
+from . import align, augment, detect, media, synth
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None, window: int = 7) -> torch.Tensor:
@@ -196,3 +196,29 @@ def by_yaw(yaw: np.ndarray, values: np.ndarray, bins: tuple[float, ...] = YAW_BI
         vals = values[sel & np.isfinite(values)]
         rows.append({"yaw": f"{lo}-{hi}", "n": int(sel.sum()), "mean": float(stat(vals)) if len(vals) else None})
     return rows
+
+
+def nme(predicted: np.ndarray, truth: np.ndarray, visible: np.ndarray | None = None) -> float:
+    """Normalised mean error: mean point distance over the inter-ocular distance (outer eye corners)."""
+    truth = np.asarray(truth)[:, :2]
+    d = np.linalg.norm(np.asarray(predicted)[:, :2] - truth, axis=1)
+    if visible is not None:
+        d = d[np.asarray(visible, bool)]
+    return float(d.mean() / np.linalg.norm(truth[36] - truth[45]))
+
+
+def landmark_errors(detector: detect.Detector, clip: str | Path, max_frames: int | None = None) -> np.ndarray:
+    """Per frame of a cast clip: (true yaw, found 0/1, NME of the best-matching face over visible points)."""
+    truth = synth.load_truth(clip)
+    frames, _ = media.read_frames(clip, max_frames=max_frames)
+    rows = []
+    for i, faces in enumerate(detector.detect_batch(list(frames), list(range(len(frames))))):
+        marks = truth.landmarks[i]
+        yaw = truth.conditions[i].yaw
+        if not faces:
+            rows.append((yaw, 0.0, np.nan))
+            continue
+        centre = marks[:, :2].mean(0)
+        f = min(faces, key=lambda f: np.linalg.norm(f.landmarks.mean(0) - centre))
+        rows.append((yaw, 1.0, nme(f.landmarks, marks, marks[:, 2] > 0.5)))
+    return np.array(rows, np.float64).reshape(-1, 3)

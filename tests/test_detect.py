@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from faceswap_core import FaceswapError, align, detect, synth
+from faceswap_core import FaceswapError, align, detect, metrics, synth
 
 
 def test_truth_detector_reads_the_sidecar(cast_clip):
@@ -29,7 +29,7 @@ def test_cascade_finds_and_roughly_places_cast_faces():
         faces = det.detect(r.frame)
         assert faces, name
         f = max(faces, key=lambda f: f.size)
-        errs.append(detect.nme(f.landmarks, r.landmarks))
+        errs.append(metrics.nme(f.landmarks, r.landmarks))
     assert np.median(errs) < 0.15
 
 
@@ -99,12 +99,51 @@ def test_fan_without_weights_offline_says_so_and_auto_falls_back(tmp_path, monke
         detect.get_detector("fan")
     assert "\n" not in str(e.value)
     det = detect.get_detector("auto")
-    assert isinstance(det, detect.CascadeDetector)
-    assert "using the cascade detector" in capsys.readouterr().err
+    assert isinstance(det, detect.DlibDetector)  # FAN is out of reach: dlib is next, and auto says why
+    err = capsys.readouterr().err
+    assert err.startswith("note: using the dlib detector (fan: face-alignment weights are not in") and \
+        err.count("\n") == 1
     assert not any(Path(tmp_path).rglob("*.pth"))
+
+
+@pytest.mark.parametrize("photo", [skimage.data.astronaut, _grace_hopper], ids=["astronaut", "grace_hopper"])
+def test_dlib_finds_the_real_face_with_68_points_in_order(photo):
+    img = photo()
+    faces = detect.get_detector("dlib").detect(img)
+    assert len(faces) == 1, [f.score for f in faces]  # the astronaut's badge scores below MIN_SCORE
+    f = faces[0]
+    m = f.landmarks
+    assert m.shape == (68, 2) and f.detector == "dlib" and f.score > 1.0
+    eyes, nose, mouth = m[36:48, 1].mean(), m[30, 1], m[48:68, 1].mean()
+    assert eyes < nose < mouth  # eyes above nose above mouth
+    assert m[36:42, 0].mean() < m[42:48, 0].mean()  # the image-left eye first (iBUG order)
+    x0, y0, x1, y1 = f.box
+    inner = m[17:]  # brows, eyes, nose, mouth lie inside the box (the jaw line may reach past it)
+    assert (inner[:, 0] > x0 - 5).all() and (inner[:, 0] < x1 + 5).all() and (inner[:, 1] > y0 - 10).all() \
+        and (inner[:, 1] < y1 + 5).all()
+    flipped = detect.get_detector("dlib").detect(img[:, ::-1])  # a non-contiguous view gives the same face
+    assert len(flipped) == 1 and abs(flipped[0].box[0] - (img.shape[1] - f.box[2])) < 0.1 * f.size
+
+
+def test_unreadable_dlib_models_are_one_line(tmp_path, monkeypatch):
+    from faceswap_core import dlibface
+
+    fake = tmp_path / "face_recognition_models"
+    (fake / "models").mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise SystemExit('must never be imported')\n")
+    for name in dlibface.FILES.values():
+        (fake / "models" / name).write_bytes(b"not a model")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    dlibface.models.cache_clear()
+    try:
+        with pytest.raises(FaceswapError, match=r"shape_predictor_68_face_landmarks.dat: unreadable dlib model") as e:
+            detect.get_detector("dlib")
+        assert "\n" not in str(e.value)
+    finally:
+        dlibface.models.cache_clear()
 
 
 def test_nme_is_zero_for_the_truth_and_grows_with_error():
     r = synth.render(synth.CAST["ines"], synth.Condition(), 128)
-    assert detect.nme(r.landmarks, r.landmarks) == 0
-    assert detect.nme(r.landmarks[:, :2] + [3, 0], r.landmarks) > detect.nme(r.landmarks[:, :2] + [1, 0], r.landmarks)
+    assert metrics.nme(r.landmarks, r.landmarks) == 0
+    assert metrics.nme(r.landmarks[:, :2] + [3, 0], r.landmarks) > metrics.nme(r.landmarks[:, :2] + [1, 0], r.landmarks)
