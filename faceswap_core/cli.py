@@ -88,7 +88,7 @@ def _extract(args: argparse.Namespace) -> None:
     yaw = tuple(args.yaw_range) if args.yaw_range else None
     summary = faceset.extract(args.sources, args.person, args.workspace, detector=args.detector, size=args.size,
                               every=args.every, min_size=args.min_size, min_blur=args.min_blur, yaw_range=yaw,
-                              overwrite=args.overwrite)
+                              reference=args.reference, max_distance=args.max_distance, overwrite=args.overwrite)
     print(summary)
     if summary.kept == 0:
         print(f"warning: no faces kept from {', '.join(args.sources)}; the face set is empty", file=sys.stderr)
@@ -184,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-blur", type=NONNEG, help="drop crops whose sharpness score is below this")
     p.add_argument("--yaw-range", type=_number(float, -180, 180), nargs=2, metavar=("MIN", "MAX"),
                    help="keep only these yaws")
+    p.add_argument("--reference", metavar="PHOTO_OR_FOLDER",
+                   help="keep only faces of this person: a photo (or folder of photos) showing them alone")
+    p.add_argument("--max-distance", type=_number(float, above=0, high=2), default=0.6,
+                   help="identity distance to the reference within which a face counts as the person (default 0.6)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing face set (only on success)")
     p = command("train", _train, "train the shared encoder and one decoder per person")
     p.add_argument("--persons", nargs=2, required=True, metavar=("A", "B"), help="face sets in workspace/faces")

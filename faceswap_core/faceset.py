@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import align, detect, media, pipeline
+from . import align, detect, identity, media, pipeline
 from .errors import FaceswapError
 from .workspace import faces_dir, lock, usual_mode
 
@@ -197,24 +197,16 @@ def _clips_or_folder(source: Path) -> list[Path]:
     return [source]
 
 
-def _signature(crop: np.ndarray) -> np.ndarray:
-    """A crude appearance vector of an aligned face: its normalised 32x32 grey core."""
-    n = crop.shape[0]
-    g = cv2.cvtColor(cv2.resize(crop[n // 4:3 * n // 4, n // 4:3 * n // 4], (32, 32)), cv2.COLOR_RGB2GRAY)
-    v = g.astype(np.float64).ravel()
-    v -= v.mean()
-    return v / (np.linalg.norm(v) + 1e-9)
-
-
 def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: str | Path = "data", *,
             detector: str | detect.Detector = "auto", size: int = 256, every: int = 1, min_size: float = 20,
             min_blur: float | None = None, yaw_range: tuple[float, float] | None = None,
-            references: Sequence[np.ndarray] | None = None, min_similarity: float = 0.3,
+            reference: str | Path | np.ndarray | None = None, max_distance: float = identity.THRESHOLD,
             overwrite: bool = False, progress: bool = True, batch: int = 8) -> ExtractSummary:
     """Detect, align and save the faces of `person` from clips or image folders into a face set.
 
-    Several faces in a frame: keep the one most like `references` (aligned RGB crops) if given, else the
-    largest. Faces smaller than `min_size` px, blurrier than `min_blur`, or outside `yaw_range` are
+    Several faces in a frame: keep the largest, or with a `reference` (a photo or folder of photos of the
+    person, or their embeddings) the one nearest to it, if within `max_distance` (else none: "not the
+    person"). Faces smaller than `min_size` px, blurrier than `min_blur`, or outside `yaw_range` are
     dropped and counted. An existing set is refused unless `overwrite`; then the new set replaces it only
     once complete.
     """
@@ -232,6 +224,8 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
             raise FaceswapError(f"{s}: no such clip or folder")
         if s.is_file():
             infos[s] = media.probe(s)  # a clear error for a corrupt or non-video file, before anything is written
+    refs = None if reference is None else reference if isinstance(reference, np.ndarray) else \
+        identity.references(reference)  # a photo without a face is refused before anything is written
     final = faces_dir(workspace, person)
     final.parent.mkdir(parents=True, exist_ok=True)
     with lock(final.parent, f"the face set of {person}", name=f".{person}.lock"):  # one writer per set
@@ -241,7 +235,6 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
             shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{person}.extracting-", dir=final.parent))
         summary = ExtractSummary(final)
-        refs = [_signature(r) for r in references] if references is not None else None
         records: list[FaceRecord] = []
         try:
             shared = detector if isinstance(detector, detect.Detector) or detector == "truth" else \
@@ -261,7 +254,7 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
                     summary.frames += len(chunk)
                     for (i, t, frame), faces in zip(chunk, found):
                         _keep_faces(src, i, t, frame, faces, size, min_size, min_blur, yaw_range, refs,
-                                    min_similarity, tmp, records, summary)
+                                    max_distance, tmp, records, summary)
                     bar.update(len(chunk))
 
                 try:  # decoding, detection and writing overlap
@@ -289,7 +282,7 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
     return summary
 
 
-def _keep_faces(src, i, t, frame, faces, size, min_size, min_blur, yaw_range, refs, min_similarity, out,
+def _keep_faces(src, i, t, frame, faces, size, min_size, min_blur, yaw_range, refs, max_distance, out,
                 records, summary) -> None:
     """Filter the faces of one frame and write the survivors (at most one: the target person)."""
     summary.faces_found += len(faces)
@@ -305,9 +298,9 @@ def _keep_faces(src, i, t, frame, faces, size, min_size, min_blur, yaw_range, re
     if not candidates:
         return
     if refs is not None:
-        sims = [max(float(_signature(c) @ r) for r in refs) for _, c, _ in candidates]
-        best = int(np.argmax(sims))
-        if sims[best] < min_similarity:
+        dist = identity.distances(identity.embed(frame, [f for f, _, _ in candidates]), refs)
+        best = int(np.argmin(dist))
+        if dist[best] > max_distance:
             summary.dropped["not the person"] += len(candidates)
             return
     else:

@@ -1,4 +1,3 @@
-import json
 
 import cv2
 import numpy as np
@@ -106,22 +105,38 @@ def test_filters_and_folders(tmp_path):
     assert len(faceset.FaceSet(tmp_path / "faces/k")) == 0
 
 
-def test_reference_faces_pick_the_target_person(tmp_path):
-    """Two people in one frame: the reference decides whom we keep."""
-    a = synth.render(synth.CAST["tomas"], synth.Condition(), 256).frame
-    b = synth.render(synth.CAST["kofi"], synth.Condition(), 256).frame
-    both = np.concatenate([a, b], axis=1)
+def _photos():
+    import matplotlib.cbook
+    import skimage.data
+
+    grace = cv2.imread(str(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    return cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR), cv2.resize(grace, (512, 600))[44:556]
+
+
+def test_a_reference_photo_picks_the_person_from_a_frame_of_two_real_faces(tmp_path):
+    """Two real people side by side: the reference (another photo of one of them: resized, turned) decides whom
+    extract keeps; a reference that matches no one gives an empty set; a photo without a face is one line."""
+    astronaut, grace = _photos()
     folder = tmp_path / "two"
     folder.mkdir()
-    cv2.imwrite(str(folder / "0.png"), cv2.cvtColor(both, cv2.COLOR_RGB2BGR))
-    ref = synth.render(synth.CAST["kofi"], synth.Condition(yaw=8, mouth_open=0.3), 256)
-    ref_crop, _ = align.align_face(ref.frame, ref.landmarks, 256)
-    s = faceset.extract(folder, "kofi", tmp_path, detector="cascade", references=[ref_crop], progress=False)
-    assert s.kept == 1 and s.dropped["other person"] == 1
-    rec = faceset.FaceSet(tmp_path / "faces/kofi").records[0]
-    assert rec.box[0] > 256  # the right half of the frame: kofi
-    meta = json.loads((tmp_path / "faces/kofi/faces.json").read_text())
-    assert meta["person"] == "kofi"
+    cv2.imwrite(str(folder / "0.png"), np.concatenate([astronaut, grace], axis=1))  # astronaut left, grace right
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    turned = cv2.warpAffine(grace, cv2.getRotationMatrix2D((256, 256), 10, 0.8), (512, 512))
+    cv2.imwrite(str(refs / "grace.jpg"), turned)
+    cv2.imwrite(str(refs / "astronaut.png"), cv2.resize(astronaut, (300, 300)))
+    for who, ref, x_side in (("grace", "grace.jpg", 1), ("astronaut", "astronaut.png", 0)):
+        s = faceset.extract(folder, who, tmp_path, detector="dlib", reference=refs / ref, progress=False)
+        assert s.kept == 1 and s.dropped["other person"] == 1, str(s)
+        assert (faceset.FaceSet(tmp_path / f"faces/{who}").records[0].box[0] > 512) == bool(x_side)
+    stranger = synth.render(synth.CAST["kofi"], synth.Condition(), 256).frame
+    cv2.imwrite(str(refs / "kofi.png"), cv2.cvtColor(stranger, cv2.COLOR_RGB2BGR))
+    s = faceset.extract(folder, "kofi", tmp_path, detector="dlib", reference=refs / "kofi.png", progress=False)
+    assert s.kept == 0 and s.dropped["not the person"] == 2
+    cv2.imwrite(str(refs / "blank.png"), np.full((200, 200, 3), 128, np.uint8))
+    with pytest.raises(FaceswapError, match=r"blank.png: no face found; a reference photo shows the person alone"):
+        faceset.extract(folder, "nobody", tmp_path, detector="dlib", reference=refs / "blank.png", progress=False)
+    assert not (tmp_path / "faces/nobody").exists()
 
 
 def test_cli_extract_summary_and_empty_warning(cast_clip, tmp_path):
