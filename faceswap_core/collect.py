@@ -147,6 +147,9 @@ def collect(source: str, person: str, workspace: str | Path = "data", *, frames:
                         return rec
                     dest = folder / name
                     info = media.probe(got)  # refuses anything that is not a readable video
+                    if info.image:  # (PyAV reads a photo as a one-frame "video")
+                        raise FaceswapError(f"{source}: an image, not a video; image folders are a face source "
+                                            "for `extract`, not for `collect`")
                     if start > 0 or end is not None:
                         _trim(got, dest, start, end, info)
                     else:

@@ -7,6 +7,7 @@ leaves a half-written file under the final name. Taught in chapter 01 (and used 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ class VideoInfo:
     has_audio: bool
     audio_duration: float  # seconds of audio (0 when there is none)
     audio_rate: int
+    rotation: int = 0  # degrees the stored frames are turned counter-clockwise to show upright (phone clips)
+    image: bool = False  # a still picture (PNG, JPEG, ...) rather than a clip
 
 
 def _open(path: str | os.PathLike) -> av.container.InputContainer:
@@ -54,6 +57,21 @@ def _video_stream(container, path) -> av.video.stream.VideoStream:
         container.close()
         raise FaceswapError(f"{path}: has no video stream; give a video file")
     return container.streams.video[0]
+
+
+def _check_complete(v, path) -> None:
+    """Refuse a clip whose index promises frames past the end of its data (a cut-off download or copy)."""
+    entries, size = v.index_entries, os.path.getsize(path)
+    if v.frames and len(entries) == v.frames and (have := sum(e.pos + e.size <= size for e in entries)) < v.frames:
+        raise FaceswapError(f"{path}: the data stops after {have} of {v.frames} frames (truncated file?); "
+                            "download or copy it again")
+
+
+def _turns(v, frame) -> int:
+    """Counter-clockwise quarter turns that show a stored frame upright (display matrix, else a `rotate` tag)."""
+    tag = next((x for k, x in v.metadata.items() if k.lower() == "rotate"), "")  # (it counts clockwise)
+    deg = (frame.rotation if frame is not None else 0) or (-int(tag) if tag.lstrip("-").isdigit() else 0)
+    return round(deg / 90) % 4
 
 
 def _stream_seconds(stream) -> float:
@@ -81,29 +99,38 @@ def rgb_image(image, what: str = "frame") -> np.ndarray:
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Size, frame rate, frame count, duration and audio of a video file."""
+    """Upright size (a phone clip's rotation applied), frame rate, frame count, duration and audio of a video."""
     with _open(path) as c:
         v = _video_stream(c, path)
+        _check_complete(v, path)
         fps = float(v.average_rate or v.guessed_rate or 0) or 25.0
         duration = _stream_seconds(v) or (float(c.duration) / av.time_base if c.duration else 0.0)
         frames = v.frames or int(round(duration * fps))
         a = c.streams.audio[0] if c.streams.audio else None
-        return VideoInfo(str(path), v.codec_context.width, v.codec_context.height, fps, frames, duration,
+        size, first = (v.codec_context.width, v.codec_context.height), None
+        with contextlib.suppress(av.error.FFmpegError):  # (damaged data is reported when frames are read)
+            first = next(c.decode(v), None)  # the display matrix comes with decoded frames
+        turns = _turns(v, first)
+        return VideoInfo(str(path), *(size[::-1] if turns % 2 else size), fps, frames, duration,
                          a is not None, _stream_seconds(a) if a is not None else 0.0,
-                         a.codec_context.sample_rate if a is not None else 0)
+                         a.codec_context.sample_rate if a is not None else 0, turns * 90,
+                         c.format.name == "image2" or c.format.name.endswith("pipe"))
 
 
 def iter_frames(path: str | os.PathLike, fps: float | None = None, start: float = 0.0,
                 end: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (time in seconds, RGB frame) from `start` to `end`, optionally resampled to `fps`."""
+    """Yield (time in seconds, upright RGB frame) from `start` to `end`, optionally resampled to `fps`."""
     c = _open(path)
+    n = turns = 0
     try:
         v = _video_stream(c, path)
+        _check_complete(v, path)
         v.thread_type = "AUTO"
         if start > 0:
             c.seek(int(start / v.time_base), stream=v, backward=True, any_frame=False)
         next_t = start
-        for frame in c.decode(v):
+        for n, frame in enumerate(c.decode(v), 1):
+            turns = _turns(v, frame) if n == 1 else turns
             t = float(frame.time) if frame.time is not None else next_t
             if t < start - 1e-6:
                 continue
@@ -115,9 +142,10 @@ def iter_frames(path: str | os.PathLike, fps: float | None = None, start: float 
                 next_t += 1.0 / fps
                 while next_t <= t:
                     next_t += 1.0 / fps
-            yield t, frame.to_ndarray(format="rgb24")
+            yield t, np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), turns))  # (no copy when 0)
     except av.error.FFmpegError as e:
-        raise FaceswapError(f"{path}: damaged video data ({_short(e)}); check or re-download the file") from None
+        where = f" after {n} of {v.frames} frames" if not start and v.frames else ""
+        raise FaceswapError(f"{path}: damaged video data{where} ({_short(e)}); check or re-download the file") from None
     finally:
         c.close()
 
@@ -154,13 +182,10 @@ class VideoWriter:
         self.size = size  # (height, width); taken from the first frame when None
         self._crf, self._preset = crf, preset
         self._out = av.open(str(self._target.tmp), "w", format="mp4")
-        for k, val in (metadata or {}).items():
-            self._out.metadata[k] = val
-        self._video = None
-        self._n = 0
-        self._audio_src = None
+        self._out.metadata.update(metadata or {})
+        self._video, self._n = None, 0
+        self._audio_src = self._pending = None
         self._audio_packets: Iterator | None = None
-        self._pending = None
         self._audio_start, self._audio_end = audio_range
         if audio_from is not None:
             src = _open(audio_from)

@@ -4,6 +4,9 @@ import shutil
 import socket
 import time
 
+import av
+import cv2
+import numpy as np
 import pytest
 
 from faceswap_core import FaceswapError, collect, media
@@ -94,3 +97,40 @@ def test_a_different_clip_under_the_same_name_is_refused(tmp_path):
     with pytest.raises(FaceswapError, match="different clip"):
         collect.collect("synthetic:mei", "mei", tmp_path, frames=6, size=64)
     assert (folder / "mei_s0_6f_64px.mp4").read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "photo.png", "photo.mp4"])  # (the last one a JPEG misnamed)
+def test_an_image_is_refused_as_a_clip(tmp_path, name):
+    img = np.zeros((64, 48, 3), np.uint8)
+    img[8:24, 8:40] = 200
+    photo = tmp_path / name
+    photo.write_bytes(cv2.imencode(".png" if name.endswith(".png") else ".jpg", img)[1].tobytes())
+    msg = (rf"^{re.escape(str(photo))}: an image, not a video; image folders are a face source for `extract`, "
+           r"not for `collect`$")
+    with pytest.raises(FaceswapError, match=msg):
+        collect.collect(str(photo), "x", tmp_path / "ws")
+    assert not (tmp_path / "ws" / "clips" / "x").exists() and collect.load_manifest(tmp_path / "ws", "x") == []
+
+
+def test_a_phone_clip_is_collected_upright(tmp_path):
+    """A portrait phone clip (stored 96x64 with a display matrix): its record and a cut of it are 64x96."""
+    img = np.full((64, 96, 3), 30, np.uint8)
+    img[:20, :30] = 250  # a block at the top left and a green bar: no turn maps it onto itself
+    img[:, 60:68, 1] = 220
+    src = tmp_path / "phone.mp4"
+    with av.open(str(src), "w") as out:
+        s = out.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        s.set_display_rotation(-90)  # as a phone held upright writes it: turn 90 degrees clockwise to show
+        for i in range(10):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts = i
+            out.mux(s.encode(f))
+        out.mux(s.encode(None))
+    whole = collect.collect(str(src), "p", tmp_path / "ws")
+    cut = collect.collect(str(src), "q", tmp_path / "ws", section="0.2-0.8")
+    assert (whole.width, whole.height) == (cut.width, cut.height) == (64, 96) and cut.frames == 6
+    frames, _ = media.read_frames(cut.path(tmp_path / "ws", "q"))
+    assert frames.shape == (6, 96, 64, 3) and media.probe(cut.path(tmp_path / "ws", "q")).rotation == 0
+    error = [np.abs(frames.astype(int) - np.rot90(img, k)).mean() for k in (-1, 1)]
+    assert error[0] < 6 < error[1]  # turned clockwise once (upright), not the other way or twice
