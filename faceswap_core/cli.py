@@ -94,6 +94,23 @@ def _extract(args: argparse.Namespace) -> None:
         print(f"warning: no faces kept from {', '.join(args.sources)}; the face set is empty", file=sys.stderr)
 
 
+def _faces(args: argparse.Namespace) -> None:
+    from . import curate, faceset, viz
+    from .workspace import faces_dir, write_atomic
+
+    fs = faceset.FaceSet(faces_dir(args.workspace, args.person))
+    if args.prune >= len(fs):
+        raise FaceswapError(f"--prune {args.prune}: the set holds {len(fs)} faces; set aside fewer")
+    order = curate.sort_faces(fs, args.sort)
+    sheet = viz.contact_sheet([fs.image(i) for i, _ in order], cols=10)
+    out = write_atomic(fs.path / f"sorted-by-{args.sort}.png", viz.png_bytes(sheet))
+    print(f"{out}: {len(order)} faces by {curate.SORT_KEYS[args.sort]}; first {order[0][1]:.3f}, "
+          f"last {order[-1][1]:.3f}")
+    if args.prune:
+        moved = curate.reject(fs, [i for i, _ in order[-args.prune:]])
+        print(f"set aside {len(moved)} faces in {fs.path / 'rejected'} (move a PNG back to restore it)")
+
+
 def _train(args: argparse.Namespace) -> None:
     from . import train
     from .device import pick_device
@@ -137,7 +154,10 @@ def _convert(args: argparse.Namespace) -> None:
     opts = swap.SwapOptions(color=args.color, blend=args.blend, erode=args.erode, feather=args.feather,
                             min_size=args.min_size, batch_size=args.batch_size, detect_every=args.detect_every)
     swapper = swap.Swapper(args.model, args.to, args.detector, options=opts, clip=args.input, device=args.device)
-    summary = convert.convert_video(args.input, args.out, swapper, start=args.start, end=args.end,
+    persons = swapper.model.persons
+    source = next((p for p in persons if p != args.to), None)
+    means = convert.person_means(args.workspace, source, args.to) if source and not args.no_identity else None
+    summary = convert.convert_video(args.input, args.out, swapper, start=args.start, end=args.end, identity_of=means,
                                     resize=args.resize, side_by_side=args.side_by_side,
                                     provenance=not args.no_provenance, overwrite=args.overwrite,
                                     gif=args.gif, gif_seconds=(args.gif_start, args.gif_start + args.gif_length))
@@ -189,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-distance", type=_number(float, above=0, high=2), default=0.6,
                    help="identity distance to the reference within which a face counts as the person (default 0.6)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing face set (only on success)")
+    p = command("faces", _faces, "sort a face set (contact sheet) and set its worst faces aside")
+    p.add_argument("person", metavar="PERSON", help="the face set (workspace/faces/PERSON)")
+    p.add_argument("--sort", default="identity", choices=["identity", "blur", "yaw", "size"])
+    p.add_argument("--prune", type=_number(int, 0), default=0, help="move the N last (worst) into rejected/")
     p = command("train", _train, "train the shared encoder and one decoder per person")
     p.add_argument("--persons", nargs=2, required=True, metavar=("A", "B"), help="face sets in workspace/faces")
     p.add_argument("--config", default="lite", choices=["lite", "original"])
@@ -236,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gif-length", type=_number(float, above=0, high=60), default=3.0, help="GIF length in seconds")
     p.add_argument("--no-provenance", action="store_true",
                    help="omit the visible 'synthetic' label and the metadata tag (label swaps you publish!)")
+    p.add_argument("--no-identity", action="store_true",
+                   help="skip the identity score (sampled faces against both persons' face sets in --workspace)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (only on success)")
     p = command("tour", _tour, "run every notebook in order and write an HTML report")
     p.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import media, pipeline
+from . import faceset, identity, media, pipeline
 from .errors import FaceswapError
 from .swap import Aligned, Swapper
 
@@ -54,6 +54,7 @@ class ConvertSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)  # busy time inside each stage
     warnings: list[str] = field(default_factory=list)
     gif: Path | None = None
+    identity: dict | None = None  # sampled faces before/after: identity.swap_score of each (see `convert_video`)
 
     @property
     def fps(self) -> float:
@@ -61,8 +62,15 @@ class ConvertSummary:
 
     def __str__(self) -> str:
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in self.stage_seconds.items())
-        return (f"{self.output}: {self.frames} frames, {self.faces} faces swapped, {self.frames_without_face} "
+        text = (f"{self.output}: {self.frames} frames, {self.faces} faces swapped, {self.frames_without_face} "
                 f"frames without a face, {self.seconds:.1f} s ({self.fps:.1f} frames/s; busy: {stages})")
+        if self.identity and self.identity["after"]["faces"]:
+            a, b = self.identity["after"], self.identity["before"]
+            text += (f"\nidentity ({a['faces']} sampled faces): recognised as the target "
+                     f"{a['recognised_as_target']:.0%} (before the swap {b['recognised_as_target']:.0%}); "
+                     f"distance to the target's face set {a['to_target']:.3f} (before {b['to_target']:.3f}), "
+                     f"to the source's {a['to_source']:.3f}")
+        return text
 
 
 def output_size(width: int, height: int, resize: int | None) -> tuple[int, int]:
@@ -110,10 +118,14 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
                   end: float | None = None, resize: int | None = None, side_by_side: bool = False,
                   provenance: bool = True, overwrite: bool = False, chunk: int = 16, progress: bool = True,
                   gif: str | Path | None = None, gif_seconds: tuple[float, float] = (0.0, 3.0),
-                  crf: int = 20, preset: str = "veryfast") -> ConvertSummary:
+                  crf: int = 20, preset: str = "veryfast",
+                  identity_of: tuple[np.ndarray, np.ndarray] | None = None, identity_samples: int = 24
+                  ) -> ConvertSummary:
     """Swap every face of a video from `start` to `end` seconds into `output` (MP4, the source's audio
     kept). Stages overlap in threads; the model sees `chunk` frames' faces at a time. A failed or
-    interrupted run leaves no file under `output` (and an existing one is kept unless `overwrite`)."""
+    interrupted run leaves no file under `output` (and an existing one is kept unless `overwrite`).
+    With `identity_of` (mean embeddings of A and B, see `person_means`), about `identity_samples` frames
+    spread over the video are scored before and after the swap (`summary.identity`)."""
     from tqdm.auto import tqdm
 
     source, output = Path(source), Path(output)
@@ -141,9 +153,16 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
         summary.frames_without_face += sum(not a for a in aligned)
         return frs, aligned, swapper.run_model(aligned)
 
+    samples: list[tuple] = []  # (original, swapped, landmarks) of every `every`-th frame, for the identity score
+    every, seen = max(1, expected // max(identity_samples, 1)), iter(range(10 ** 12))
+
     def paste(job) -> tuple[list[np.ndarray], list[np.ndarray]]:
         frs, aligned, decoded = job
-        return frs, swapper.paste(frs, aligned, decoded)
+        out = swapper.paste(frs, aligned, decoded)
+        for fr, o, faces in zip(frs, out, aligned):
+            if next(seen) % every == 0 and faces and identity_of is not None:
+                samples.append((fr, o, [a.face.landmarks for a in faces]))
+        return frs, out
 
     gif_frames: list[np.ndarray] = []
     t0 = time.perf_counter()
@@ -174,6 +193,9 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
             raise FaceswapError(f"{source}: no frames between {start} s and {end} s")
     summary.output = output
     summary.seconds = time.perf_counter() - t0
+    if identity_of is not None and samples:
+        summary.identity = {k: identity.swap_score(np.concatenate([identity.embed(s[j], s[2]) for s in samples]),
+                                                   *identity_of) for k, j in (("before", 0), ("after", 1))}
     if summary.faces == 0:
         msg = f"{source}: no face found in any frame; the output holds the input's frames unchanged"
         summary.warnings.append(msg)
@@ -183,4 +205,14 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
     return summary
 
 
-__all__ = ["ConvertSummary", "LABEL", "PROVENANCE", "check_job", "convert_video", "label_frame", "output_size"]
+def person_means(workspace: str | Path, source: str, target: str, max_faces: int = 32) -> tuple | None:
+    """Mean identity embeddings of the face sets of A and B in the workspace (None if one is missing)."""
+    try:
+        sets = [faceset.FaceSet(faceset.faces_dir(workspace, p)) for p in (source, target)]
+        return tuple(identity.faceset_embeddings(fs, max_faces).mean(0) for fs in sets)
+    except FaceswapError:
+        return None
+
+
+__all__ = ["ConvertSummary", "LABEL", "PROVENANCE", "check_job", "convert_video", "label_frame", "output_size",
+           "person_means"]

@@ -21,7 +21,7 @@ import numpy as np
 from .errors import FaceswapError
 
 FILES = {"landmarks": "shape_predictor_68_face_landmarks.dat", "resnet": "dlib_face_recognition_resnet_model_v1.dat"}
-MIN_SCORE = 0.3  # HOG scores: real faces >= 0.48 (even tilted 15 degrees), a badge 0.07-0.12 (false positives)
+MIN_SCORE = 0.2  # HOG scores: real faces >= 0.24 (tilted 10 degrees; upright >= 1.2), a badge 0.07-0.12
 DETECT_SIDE = 640  # HOG runs on the frame scaled down to this longer side (65-150 ms at 720p otherwise)
 SMALL_SIDE = 400  # ... and upsampled once where the scaled frame is smaller than this (HOG misses faces < 80 px)
 LICENCE = "dlib's 68-point landmark model was trained on iBUG 300-W, whose licence excludes commercial use"

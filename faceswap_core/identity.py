@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import align, detect, dlibface
+from . import detect, dlibface
 from .errors import FaceswapError
 
 THRESHOLD = 0.6  # the usual same-person distance for dlib's ResNet model (its authors' LFW figure)
@@ -75,12 +75,7 @@ def faceset_embeddings(faceset, max_faces: int | None = None) -> np.ndarray:
     """Embeddings of (up to `max_faces`, evenly spread) faces of a `faceset.FaceSet`."""
     n = len(faceset)
     picks = range(n) if max_faces is None or n <= max_faces else np.linspace(0, n - 1, max_faces).round().astype(int)
-    crops, marks = [], []
-    for i in picks:
-        r = faceset.records[i]
-        crops.append(faceset.image(int(i)))
-        marks.append(align.transform_points(np.asarray(r.landmarks, np.float64), np.asarray(r.matrix)))
-    return crop_embeddings(crops, marks)
+    return crop_embeddings([faceset.image(int(i)) for i in picks], [faceset.crop_landmarks(int(i)) for i in picks])
 
 
 def swap_score(swapped: np.ndarray, source_mean: np.ndarray, target_mean: np.ndarray) -> dict:

@@ -162,3 +162,33 @@ def test_a_folder_of_clips_is_read_as_its_clips(tmp_path):
     folder = workspace.clips_dir(tmp_path, "mei")  # the folder `collect` makes, with its manifest and lock
     s = faceset.extract(folder, "mei", tmp_path, detector="truth", size=64, progress=False)
     assert s.frames == 6 and s.kept == 6
+
+
+def test_faces_sorts_by_identity_and_sets_the_outlier_aside_recoverably(tmp_path):
+    """A set of one person with a stranger in it: sorted by identity the stranger comes last, --prune moves
+    its PNG into rejected/ (not deleted), and moving it back restores it."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for k, yaw in enumerate((-20, -10, 0, 10, 20, 5)):
+        r = synth.render(synth.CAST["ines"], synth.Condition(yaw=yaw, mouth_open=0.1 * k), 256)
+        cv2.imwrite(str(folder / f"{k}.png"), cv2.cvtColor(r.frame, cv2.COLOR_RGB2BGR))
+    stranger = synth.render(synth.CAST["kofi"], synth.Condition(yaw=3), 256).frame
+    cv2.imwrite(str(folder / "9.png"), cv2.cvtColor(stranger, cv2.COLOR_RGB2BGR))
+    s = faceset.extract(folder, "ines", tmp_path, detector="dlib", size=128, progress=False)
+    assert s.kept == 7
+    fs = faceset.FaceSet(tmp_path / "faces/ines")
+    stranger_file = next(r.file for r in fs.records if r.frame == 6)  # images are read in name order
+    run = subprocess.run([sys.executable, "-m", "faceswap_core.cli", "faces", "ines", "--sort", "identity", "--prune",
+                          "1", "--workspace", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "faces/ines/sorted-by-identity.png").exists() and "set aside 1 faces" in run.stdout
+    assert (tmp_path / "faces/ines/rejected" / stranger_file).exists()  # the stranger, moved not deleted
+    assert len(faceset.FaceSet(tmp_path / "faces/ines")) == 6
+    (tmp_path / "faces/ines/rejected" / stranger_file).rename(tmp_path / "faces/ines" / stranger_file)
+    assert len(faceset.FaceSet(tmp_path / "faces/ines")) == 7  # moved back: restored
+    bad = subprocess.run([sys.executable, "-m", "faceswap_core.cli", "faces", "ines", "--prune", "7", "--workspace",
+                          str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--prune 7: the set holds 7 faces" in bad.stderr

@@ -107,6 +107,11 @@ def test_02_builds_face_sets_and_scores_the_cascade(ci_run):
     front = cascade["0-15"]
     assert front["found"] >= 0.9 and front["nme"] < 0.1  # the cascade finds frontal faces and places their landmarks
     assert all(v["nme"] is None or v["nme"] < 0.25 for v in cascade.values())
+    dlib = {k.removeprefix("dlib |yaw| "): v for k, v in r["nme"].items() if k.startswith("dlib")}
+    assert "dlib" in r["detectors"] and dlib["0-15"]["found"] >= 0.75 and dlib["0-15"]["nme"] < 0.1  # 0.85, 0.065
+    real = r["real_faces"]  # the two package photos through dlib, and their identity distances
+    assert real["faces_found"]["astronaut"] == real["faces_found"]["grace hopper"] == 1
+    assert real["same_person_max"] < 0.6 < real["other_person_min"]  # measured 0.24 and 0.69
 
 
 @pytest.mark.notebook
