@@ -5,7 +5,7 @@ Data flows one way, and so do the imports: a module imports only modules to its 
 
     ground      errors, device, workspace (names, folders, atomic writes, locks), media (video/audio I/O)
     the cast    synth.cast -> synth.geometry -> synth.raycast -> synth.motion -> synth.clips -> synth
-    stages      pipeline -> collect -> align -> dlibface -> detect -> identity -> faceset -> curate
+    stages      pipeline -> collect -> align -> dlibface -> detect -> steady -> identity -> faceset -> curate
                 -> augment -> metrics -> claims
                 -> model -> checkpoint -> train -> swap -> convert
     top         experiments -> report -> viz -> widgets -> tour -> cli
@@ -15,7 +15,7 @@ from .errors import FaceswapError
 
 MODULES = ("errors", "device", "workspace", "media",
            "synth.cast", "synth.geometry", "synth.raycast", "synth.motion", "synth.clips", "synth",
-           "pipeline", "collect", "align", "dlibface", "detect", "identity", "faceset", "curate", "augment",
+           "pipeline", "collect", "align", "dlibface", "detect", "steady", "identity", "faceset", "curate", "augment",
            "metrics", "claims",
            "model", "checkpoint", "train", "swap", "convert",
            "experiments", "report", "viz", "widgets", "tour", "cli")

@@ -141,7 +141,7 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
                 f = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
             yield int(round(t * info.fps)), f
 
-    track = swapper.start()  # this video's detections (when detecting every Nth frame)
+    track = swapper.start(info.fps)  # this video's detections: steadied over its frames, or every Nth
 
     def prepare(items: list) -> tuple[list[np.ndarray], list[list[Aligned]]]:
         idx, frs = [i for i, _ in items], [f for _, f in items]

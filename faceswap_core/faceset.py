@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import align, detect, identity, media, pipeline
+from . import align, detect, identity, media, pipeline, steady
 from .errors import FaceswapError
 from .workspace import faces_dir, lock, usual_mode
 
@@ -246,8 +246,14 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
                 total = -(-infos[src].frames // every) if src in infos else None
                 bar = tqdm(total=total, desc=f"extract {src.name}", unit="frame", disable=not progress, leave=False)
 
-                def find(chunk: list, det=det) -> tuple[list, list]:
-                    return chunk, det.detect_batch([f for _, _, f in chunk], [i for i, _, _ in chunk])
+                # a clip's landmarks are steadied over its frames (an image folder's are not: no time)
+                steadier = steady.Steadier(infos[src].fps) if src in infos else None
+
+                def find(chunk: list, det=det, steadier=steadier) -> tuple[list, list]:
+                    found = det.detect_batch([f for _, _, f in chunk], [i for i, _, _ in chunk])
+                    if steadier is not None:
+                        found = [steadier(faces, i) for (i, _, _), faces in zip(chunk, found)]
+                    return chunk, found
 
                 def keep(job: tuple[list, list], src=src, bar=bar) -> None:
                     chunk, found = job

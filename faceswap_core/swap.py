@@ -23,6 +23,7 @@ from .checkpoint import load_model
 from .device import pick_device
 from .errors import FaceswapError
 from .model import FaceSwapModel
+from .steady import Steadier
 
 COLOR_MODES = ("none", "lab", "hist")
 BLEND_MODES = ("feather", "poisson")
@@ -40,6 +41,7 @@ class SwapOptions:
     min_score: float = 0.0  # ... and faces the detector is less sure of
     batch_size: int = 32  # faces per model call
     detect_every: int = 1  # run the detector on every Nth frame; landmarks in between are interpolated
+    steady: bool = True  # filter a video's landmarks over time (less shake); detect_every > 1 interpolates instead
 
     def __post_init__(self):
         if self.color not in COLOR_MODES:
@@ -62,12 +64,14 @@ class Aligned:
 
 
 class Track:
-    """One video's detections when the detector runs on every `every`-th frame only: faces in between
-    are moved linearly from the detection before to the one after. Held by the video loop (one per video,
-    from `Swapper.start()`), so nothing of one video leaks into the next."""
+    """One video's detections: when the detector runs on every `every`-th frame only, faces in between are
+    moved linearly from the detection before to the one after; with `steady`, the faces' landmarks are
+    filtered over the frames (`steady.Steadier`, frames 1/`fps` s apart). Held by the video loop (one per
+    video, from `Swapper.start()`), so nothing of one video leaks into the next."""
 
-    def __init__(self, every: int):
+    def __init__(self, every: int, steady: bool = False, fps: float | None = None):
         self.every = every
+        self.steadier = Steadier(fps) if steady else None
         self.held: tuple[int, list[detect.Face]] | None = None  # the last detection (frame index, faces)
         self.next_index = 0  # frames given without their index count on from here
 
@@ -97,6 +101,8 @@ class Track:
                 t = (i - before[0]) / (after[0] - before[0])
                 out.append([_between(f0, _nearest(f0, after[1]), t) for f0 in before[1]])
         self.held = anchors[-1]
+        if self.steadier is not None:
+            out = [self.steadier(faces, i) for faces, i in zip(out, indices)]
         return out
 
 
@@ -154,21 +160,27 @@ class Swapper:
             detect.get_detector(detector, clip=clip, device=self.device)
         self.poisson_fallbacks = 0  # faces that asked for Poisson blending but got plain feathering (see blend)
 
-    def start(self) -> Track | None:
-        """A new video begins: its detection track when detecting every Nth frame (None otherwise)."""
-        return Track(self.options.detect_every) if self.options.detect_every > 1 else None
+    def start(self, fps: float | None = None) -> Track | None:
+        """A new video begins (at `fps`, 25 if not given): its track when detecting every Nth frame or
+        steadying the landmarks (None otherwise)."""
+        o = self.options
+        steady = o.steady and o.detect_every == 1  # sparse detections are smoothed by their interpolation
+        return Track(o.detect_every, steady, fps) if o.detect_every > 1 or steady else None
 
     # -------------------------------------------------------------------------------------- stages
 
     def find(self, frames: list[np.ndarray], indices: list[int] | None = None,
              track: Track | None = None) -> list[list[detect.Face]]:
-        """Faces worth swapping in each frame (too small or unsure detections are left out). With
-        `detect_every` > 1 the video's `track` interpolates between detections (a new one if not given)."""
+        """Faces worth swapping in each frame (too small or unsure detections are left out). The video's
+        `track` (from `start`) steadies them or interpolates between detections every `detect_every` frames;
+        without one, each call stands alone (nothing steadied, a new track for `detect_every` > 1)."""
         o = self.options
-        if o.detect_every == 1:
+        if track is not None:
+            found = track.detect(self.detector, frames, indices)
+        elif o.detect_every == 1:
             found = self.detector.detect_batch(frames, indices)
         else:
-            found = (track or Track(o.detect_every)).detect(self.detector, frames, indices)
+            found = Track(o.detect_every).detect(self.detector, frames, indices)
         return [[f for f in faces if f.size >= o.min_size and f.score >= o.min_score] for faces in found]
 
     def align(self, frame: np.ndarray, face: detect.Face) -> Aligned:
