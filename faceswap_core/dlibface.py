@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from . import media
 from .errors import FaceswapError
 
 FILES = {"landmarks": "shape_predictor_68_face_landmarks.dat", "resnet": "dlib_face_recognition_resnet_model_v1.dat"}
@@ -57,7 +58,8 @@ def models() -> tuple:
 
 
 def _contiguous(image: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(image, dtype=np.uint8)
+    """RGB uint8 in one block (grey and RGBA converted, float refused: `media.rgb_image`)."""
+    return np.ascontiguousarray(media.rgb_image(image, "image"))
 
 
 def find_faces(image: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[np.ndarray, float]]:
@@ -69,7 +71,7 @@ def find_faces(image: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[np
     if scale < 1:
         grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     upsample = 1 if min(grey.shape) < SMALL_SIDE else 0
-    rects, scores, _ = detector.run(_contiguous(grey), upsample, min(0.0, min_score))
+    rects, scores, _ = detector.run(np.ascontiguousarray(grey), upsample, min(0.0, min_score))
     found = [(np.array([r.left(), r.top(), r.right(), r.bottom()], np.float32) / scale, float(s))
              for r, s in zip(rects, scores) if s >= min_score]
     return sorted(found, key=lambda f: -f[1])

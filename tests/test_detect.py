@@ -147,3 +147,20 @@ def test_nme_is_zero_for_the_truth_and_grows_with_error():
     r = synth.render(synth.CAST["ines"], synth.Condition(), 128)
     assert metrics.nme(r.landmarks, r.landmarks) == 0
     assert metrics.nme(r.landmarks[:, :2] + [3, 0], r.landmarks) > metrics.nme(r.landmarks[:, :2] + [1, 0], r.landmarks)
+
+
+def test_dlib_and_identity_take_grey_and_rgba_and_refuse_float():
+    from faceswap_core import identity
+
+    img = skimage.data.astronaut()
+    det = detect.get_detector("dlib")
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    rgba = np.concatenate([img, np.full(img.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    found = [det.detect(x) for x in (img, grey, rgba)]
+    assert [len(f) for f in found] == [1, 1, 1]
+    e = [identity.embed(x, f) for x, f in zip((img, grey, rgba), found)]
+    assert np.linalg.norm(e[0] - e[2]) < 1e-4 and np.linalg.norm(e[0] - e[1]) < identity.THRESHOLD / 2
+    with pytest.raises(FaceswapError, match="float64 pixels; give uint8 RGB"):
+        det.detect(img / 255.0)
+    with pytest.raises(FaceswapError, match="float32 pixels"):
+        identity.embed(img.astype(np.float32), found[0])
