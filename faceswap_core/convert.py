@@ -160,8 +160,8 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
         frs, aligned, decoded = job
         out = swapper.paste(frs, aligned, decoded)
         for fr, o, faces in zip(frs, out, aligned):
-            if next(seen) % every == 0 and faces and identity_of is not None:
-                samples.append((fr, o, [a.face.landmarks for a in faces]))
+            if (k := next(seen)) % every == 0 and faces and identity_of is not None:
+                samples.append((fr, o, [a.face.landmarks for a in faces], k))
         return frs, out
 
     gif_frames: list[np.ndarray] = []
@@ -196,6 +196,7 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
     if identity_of is not None and samples:
         summary.identity = {k: identity.swap_score(np.concatenate([identity.embed(s[j], s[2]) for s in samples]),
                                                    *identity_of) for k, j in (("before", 0), ("after", 1))}
+        summary.identity["frames"] = [k for *_, marks, k in samples for _ in marks]  # one entry per face
     if summary.faces == 0:
         msg = f"{source}: no face found in any frame; the output holds the input's frames unchanged"
         summary.warnings.append(msg)

@@ -84,7 +84,8 @@ def swap_score(swapped: np.ndarray, source_mean: np.ndarray, target_mean: np.nda
     d_a, d_b = distances(swapped, source_mean), distances(swapped, target_mean)
     return {"faces": int(len(swapped)), "to_source": float(d_a.mean()) if len(d_a) else None,
             "to_target": float(d_b.mean()) if len(d_b) else None,
-            "recognised_as_target": float((d_b < d_a).mean()) if len(d_a) else None}
+            "recognised_as_target": float((d_b < d_a).mean()) if len(d_a) else None,
+            "per_face": {"to_source": np.round(d_a, 4).tolist(), "to_target": np.round(d_b, 4).tolist()}}
 
 
 __all__ = ["THRESHOLD", "crop_embeddings", "distances", "embed", "faceset_embeddings", "read_image", "references",

@@ -148,6 +148,13 @@ def test_05_converts_the_clip_keeps_its_audio_and_scores_it(ci_run):
     assert all(0 < v < 1 for v in opts.values())
     assert all(opts[f"{c} + poisson"] != opts[f"{c} + feather"] for c in ("none", "lab", "hist"))  # Poisson applied
     assert Path(r["output"]).exists() and Path(r["output"]).with_name(Path(r["output"]).stem + ".gif").exists()
+    before, after = r["recognised"]["before"], r["recognised"]["after"]  # dlib's recogniser on every frame
+    assert before["faces"] == after["faces"] == 24 and before["recognised_as_target"] == 0
+    assert after["to_source"] > before["to_source"]  # the swap moves away from A (measured 0.42 -> 0.50)
+    assert after["to_target"] - after["to_source"] < before["to_target"] - before["to_source"]  # and towards B
+    shake = r["steadiness"]  # simulated detector noise on the clip's truth, steadied
+    assert shake["jitter_ratio"] < 0.7 and shake["lag_frames"] <= 1 and shake["nme_exact"] < 0.005  # 0.49, 0.1
+    assert shake["nme_steady"] < shake["nme_raw"]
 
 
 @pytest.mark.notebook
