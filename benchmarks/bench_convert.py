@@ -1,8 +1,11 @@
 """Conversion speed: the pipelined, batched `convert_video` against a naive loop written here (one frame at a
 time: decode, detect, swap a batch of one, blend, encode), same model, detector and options, in one run.
 
-    .venv/bin/python benchmarks/bench_convert.py [--frames 150] [--height 720] [--detector truth|cascade]
-                                                 [--detect-every N]
+    .venv/bin/python benchmarks/bench_convert.py [--frames 150] [--height 720] [--detector truth|cascade|dlib]
+                                                 [--detect-every N] [--compare-every N]
+
+With --compare-every N the pipelined conversion also runs detecting on every Nth frame only (boxes moved
+in between; dlib's landmarks still placed on every frame), side by side with the every-frame path.
 
 Prints frames/s of both, their ratio, and where the time goes. The model is a freshly initialised `lite`
 (or `--model DIR`): speed does not depend on the weights. The cast clip is rendered once and cached.
@@ -58,9 +61,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--height", type=int, default=720)
-    ap.add_argument("--detector", default="truth", choices=["truth", "cascade"])
+    ap.add_argument("--detector", default="truth", choices=["truth", "cascade", "dlib"])
     ap.add_argument("--model", help="a trained model folder (default: a fresh lite model)")
     ap.add_argument("--detect-every", type=int, default=1, help="detect on every Nth frame (both loops)")
+    ap.add_argument("--compare-every", type=int, default=0,
+                    help="also time the pipeline detecting on every Nth frame only (side by side)")
     ap.add_argument("--chunk", type=int, default=16, help="frames per model batch in the pipeline")
     ap.add_argument("--repeats", type=int, default=2, help="runs of each; the best is reported")
     ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "faceswap-bench"))
@@ -107,6 +112,23 @@ def main() -> None:
     a, _ = media.read_frames(cache / "naive.mp4", max_frames=10)
     b, _ = media.read_frames(cache / "pipelined.mp4", max_frames=10)
     print(f"same output: mean |naive - pipelined| over 10 frames = {np.abs(a.astype(int) - b).mean():.3f} (0-255)")
+    if args.compare_every > 1:
+        sparse = swap.Swapper(model, "tomas", det, options=swap.SwapOptions(color="lab",
+                                                                            detect_every=args.compare_every))
+        best = None
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            s2 = convert.convert_video(clip, cache / "sparse.mp4", sparse, overwrite=True, progress=False,
+                                       chunk=args.chunk)
+            best = min(best or 1e9, time.perf_counter() - t0)
+        fps_s = s2.frames / best
+        print(f"\npipelined, detecting every {args.compare_every}th frame: {fps_s:6.1f} frames/s "
+              f"({fps_s / fps_p:.2f}x the every-frame pipeline)")
+        busy = ", ".join(f"{k} {1000 * v / s2.frames:.1f} ms" for k, v in s2.stage_seconds.items())
+        print(f"  busy per frame: {busy}")
+        c, _ = media.read_frames(cache / "sparse.mp4")
+        d, _ = media.read_frames(cache / "pipelined.mp4")
+        print(f"  mean |sparse - every-frame| over {len(c)} frames = {np.abs(c.astype(int) - d).mean():.3f} (0-255)")
 
 
 if __name__ == "__main__":

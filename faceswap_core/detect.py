@@ -308,14 +308,16 @@ class FanDetector(Detector):
 class DlibDetector(Detector):
     """dlib's HOG face boxes (on a downscaled frame) and its 68-point shape predictor (full frame): offline."""
 
-    name = "dlib"
+    name, cheap_landmarks = "dlib", True  # landmarks in a known box: 1-3 ms (a tracker may run them every frame)
 
     def __init__(self):
         dlibface.models()  # a missing package or model file is one line here, before any frame is read
 
     def detect(self, frame: np.ndarray, index: int | None = None) -> list[Face]:
-        return [Face(box, dlibface.landmarks(frame, box), score, self.name)
-                for box, score in dlibface.find_faces(media.rgb_image(frame))]
+        return self.landmarks_in(frame, dlibface.find_faces(media.rgb_image(frame)))
+
+    def landmarks_in(self, frame: np.ndarray, boxes: list[tuple[np.ndarray, float]]) -> list[Face]:
+        return [Face(box, dlibface.landmarks(frame, box), score, self.name) for box, score in boxes]
 
 
 # --------------------------------------------------------------------------------------------------

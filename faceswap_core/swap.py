@@ -101,6 +101,10 @@ class Track:
                 t = (i - before[0]) / (after[0] - before[0])
                 out.append([_between(f0, _nearest(f0, after[1]), t) for f0 in before[1]])
         self.held = anchors[-1]
+        if getattr(detector, "cheap_landmarks", False):  # between detections only the box is moved: fresh points
+            keyed = {indices[k] for k in keys}
+            out = [faces if i in keyed else detector.landmarks_in(fr, [(f.box, f.score) for f in faces])
+                   for i, fr, faces in zip(indices, frames, out)]
         if self.steadier is not None:
             out = [self.steadier(faces, i) for faces, i in zip(out, indices)]
         return out

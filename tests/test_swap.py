@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import face_region
 
-from faceswap_core import FaceswapError, checkpoint, detect, media, swap, synth
+from faceswap_core import FaceswapError, checkpoint, detect, media, metrics, swap, synth
 
 
 def test_stages_and_explain(clip, swapper):
@@ -142,3 +142,21 @@ def test_images_of_other_kinds_are_converted_or_refused_in_one_line(clip, swappe
         swapper.swap_frame(np.zeros((4, 4, 5), np.uint8), 0)
     with pytest.raises(FaceswapError, match="decode: crops of float32"):
         swapper.decode(np.zeros((1, 64, 64, 3), np.float32))  # once returned flat grey
+
+
+def test_between_sparse_detections_dlib_places_fresh_landmarks_in_the_moved_box(cast_clip):
+    """Detecting every 4th frame: the boxes in between are interpolated, but dlib's cheap landmarks are placed
+    on each frame (a face that changes expression between detections is followed), and land near the truth."""
+    frames, _ = media.read_frames(cast_clip, max_frames=12)
+    det = detect.get_detector("dlib")
+    track = swap.Track(4)
+    found = track.detect(det, list(frames), list(range(12)))
+    truth = synth.load_truth(cast_clip)
+    between = [i for i in (1, 2, 3, 5, 6, 7) if found[i]]
+    assert len(between) >= 4, found
+    for i in between:
+        f = found[i][0]
+        again = det.landmarks_in(frames[i], [(f.box, f.score)])[0]
+        assert np.allclose(f.landmarks, again.landmarks)  # placed on this frame, not averaged
+        marks = truth.landmarks[i]
+        assert metrics.nme(f.landmarks, marks, marks[:, 2] > 0.5) < 0.15
