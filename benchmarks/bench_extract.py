@@ -1,4 +1,4 @@
-"""Extraction speed on a 720p cast clip, per detector backend, and alignment+crop speed.
+"""Extraction speed on a 720p cast clip, per detector backend (truth, cascade, dlib, fan), and alignment+crop speed.
 
 Run: .venv/bin/python benchmarks/bench_extract.py [--frames N]
 FAN runs only where its weights are in torch's hub cache; with --fan-random-weights it times the same
@@ -47,7 +47,8 @@ def main() -> None:
     decode = len(frames) / (time.perf_counter() - t0)
     print(f"decode only            : {decode:7.1f} frames/s")
 
-    backends = {"truth": detect.TruthDetector(clip), "cascade": detect.CascadeDetector()}
+    backends = {"truth": detect.TruthDetector(clip), "cascade": detect.CascadeDetector(),
+                "dlib": detect.DlibDetector()}
     try:
         backends["fan"] = detect.FanDetector()
     except Exception as e:
