@@ -133,6 +133,8 @@ def test_a_reference_photo_picks_the_person_from_a_frame_of_two_real_faces(tmp_p
     cv2.imwrite(str(refs / "kofi.png"), cv2.cvtColor(stranger, cv2.COLOR_RGB2BGR))
     s = faceset.extract(folder, "kofi", tmp_path, detector="dlib", reference=refs / "kofi.png", progress=False)
     assert s.kept == 0 and s.dropped["not the person"] == 2
+    with pytest.raises(FaceswapError, match=r"0.png: 2 faces; a reference photo shows the person alone"):
+        faceset.extract(folder, "nobody", tmp_path, detector="dlib", reference=folder / "0.png", progress=False)
     cv2.imwrite(str(refs / "blank.png"), np.full((200, 200, 3), 128, np.uint8))
     with pytest.raises(FaceswapError, match=r"blank.png: no face found; a reference photo shows the person alone"):
         faceset.extract(folder, "nobody", tmp_path, detector="dlib", reference=refs / "blank.png", progress=False)
