@@ -192,3 +192,32 @@ def test_identity_score_of_the_swap_moves_the_faces_from_the_source_towards_the_
     assert after["to_target"] - after["to_source"] < before["to_target"] - before["to_source"]
     assert "recognised as the target" in str(s)
     assert convert.person_means(ws, "ines", "nobody") is None  # no face set: no score, no error
+
+
+def test_a_phone_clip_stored_sideways_is_found_and_converted_upright(tmp_path):
+    """A clip whose frames are stored turned, with a display matrix that turns them back (a phone held
+    upright): the detector sees upright faces and the output plays upright without a display matrix."""
+    from faceswap_core.model import FaceSwapModel
+
+    upright = [synth.render(synth.CAST["ines"], synth.Condition(yaw=5 * k, mouth_open=0.1 * k), (192, 144)).frame
+               for k in range(6)]
+    clip = tmp_path / "phone.mp4"
+    with av.open(str(clip), "w") as out:
+        s = out.add_stream("libx264", rate=10, options={"crf": "12"})
+        s.width, s.height, s.pix_fmt = 192, 144, "yuv420p"  # stored landscape...
+        s.set_display_rotation(90)  # ...shown turned a quarter counter-clockwise: portrait
+        for i, f in enumerate(upright):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(f, -1)), format="rgb24")
+            vf.pts = i
+            out.mux(s.encode(vf))
+        out.mux(s.encode(None))
+    assert (media.probe(clip).width, media.probe(clip).height) == (144, 192)
+    sw = swap.Swapper(FaceSwapModel.create("lite", ["ines", "tomas"], seed=0), "tomas", "dlib")
+    s = convert.convert_video(clip, tmp_path / "out.mp4", sw, progress=False, provenance=False)
+    assert s.faces == 6  # found in every frame: upright faces
+    got, _ = media.read_frames(tmp_path / "out.mp4")
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        assert next(c.decode(c.streams.video[0])).rotation == 0  # no display matrix turning it again
+    assert got.shape == (6, 192, 144, 3)
+    corner = (slice(0, 24), slice(0, 24))  # background, untouched by the swap: the same pixels as upright
+    assert np.abs(got[0][corner].astype(int) - upright[0][corner]).mean() < 6
