@@ -147,7 +147,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _convert(args: argparse.Namespace) -> None:
-    from . import convert, swap
+    from . import convert, forensics, swap
 
     convert.check_job(args.input, args.out, gif=args.gif, overwrite=args.overwrite, start=args.start, end=args.end,
                       resize=args.resize)  # before the model and the detector load
@@ -160,8 +160,16 @@ def _convert(args: argparse.Namespace) -> None:
     summary = convert.convert_video(args.input, args.out, swapper, start=args.start, end=args.end, identity_of=means,
                                     resize=args.resize, side_by_side=args.side_by_side,
                                     provenance=not args.no_provenance, overwrite=args.overwrite,
-                                    gif=args.gif, gif_seconds=(args.gif_start, args.gif_start + args.gif_length))
+                                    gif=args.gif, gif_seconds=(args.gif_start, args.gif_start + args.gif_length),
+                                    mark=None if args.no_provenance else forensics.mark_frame)
     print(summary)
+
+
+def _verify(args: argparse.Namespace) -> None:
+    from . import forensics
+
+    for f in args.videos:
+        print(forensics.describe(forensics.verify(f)))
 
 
 def _tour(args: argparse.Namespace) -> None:
@@ -259,10 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gif-start", type=SECONDS, default=0.0, help="GIF start, seconds into the output")
     p.add_argument("--gif-length", type=_number(float, above=0, high=60), default=3.0, help="GIF length in seconds")
     p.add_argument("--no-provenance", action="store_true",
-                   help="omit the visible 'synthetic' label and the metadata tag (label swaps you publish!)")
+                   help="omit the visible 'synthetic' label, the metadata tag and the invisible watermark "
+                        "(label swaps you publish!)")
     p.add_argument("--no-identity", action="store_true",
                    help="skip the identity score (sampled faces against both persons' face sets in --workspace)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (only on success)")
+    p = command("verify", _verify, "report the provenance marks of videos: metadata tag, visible label, watermark")
+    p.add_argument("videos", nargs="+", metavar="VIDEO")
     p = command("tour", _tour, "run every notebook in order and write an HTML report")
     p.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
     p.add_argument("--notebooks", help="folder of chapter notebooks (default: the project's notebooks/)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,13 +119,14 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
                   provenance: bool = True, overwrite: bool = False, chunk: int = 16, progress: bool = True,
                   gif: str | Path | None = None, gif_seconds: tuple[float, float] = (0.0, 3.0),
                   crf: int = 20, preset: str = "veryfast",
-                  identity_of: tuple[np.ndarray, np.ndarray] | None = None, identity_samples: int = 24
-                  ) -> ConvertSummary:
+                  identity_of: tuple[np.ndarray, np.ndarray] | None = None, identity_samples: int = 24,
+                  mark: Callable[[np.ndarray], np.ndarray] | None = None) -> ConvertSummary:
     """Swap every face of a video from `start` to `end` seconds into `output` (MP4, the source's audio
     kept). Stages overlap in threads; the model sees `chunk` frames' faces at a time. A failed or
     interrupted run leaves no file under `output` (and an existing one is kept unless `overwrite`).
     With `identity_of` (mean embeddings of A and B, see `person_means`), about `identity_samples` frames
-    spread over the video are scored before and after the swap (`summary.identity`)."""
+    spread over the video are scored before and after the swap (`summary.identity`). `mark` is applied
+    to every written frame after the label (the CLI passes `forensics.mark_frame`: an invisible watermark)."""
     from tqdm.auto import tqdm
 
     source, output = Path(source), Path(output)
@@ -176,6 +177,8 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
                     out = np.concatenate([orig, out], 1)
                 if provenance:
                     label_frame(out)
+                if mark is not None:
+                    out = mark(out)
                 k = summary.frames
                 if gif is not None and gif_seconds[0] * info.fps <= k < gif_seconds[1] * info.fps:
                     gif_frames.append(out)

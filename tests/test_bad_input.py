@@ -261,6 +261,8 @@ PROBES: dict[str, Probe] = {
     "probe missing file": Probe(["probe", "in/nothing.mp4"], r"in/nothing.mp4"),
     "probe broken file": Probe(["probe", "in/broken.mp4"], r"in/broken.mp4"),
     "probe a folder": Probe(["probe", "in/empty"], r"in/empty"),
+    "verify a text file": Probe(["verify", "in/notes.txt"], r"in/notes.txt: not a readable video"),
+    "verify a missing file": Probe(["verify", "in/nothing.mp4"], r"in/nothing.mp4"),
     "tour unknown chapter": Probe(["tour", "--only", "99", *ws], r"--only 99: matches no chapter"),
     "tour empty notebooks folder": Probe(["tour", "--notebooks", "in/empty", *ws], r"in/empty: no chapter notebooks"),
     "tour unknown profile": Probe(["tour", "--profile", "huge", *ws], r"argument --profile: invalid choice"),

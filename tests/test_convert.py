@@ -161,6 +161,10 @@ def test_cli_convert_and_its_errors(clip, trained_pair, tmp_path, capsys):
                      "--detector", "truth", "--end", "0.4"])
     assert code == 0 and media.probe(out).frames == 10
     assert "10 frames" in capsys.readouterr().out
+    assert cli.main(["verify", str(out), str(clip)]) == 0  # the CLI's output carries all three marks, the source none
+    report = capsys.readouterr().out.split(f"{clip}:")
+    assert all(f"{m} found" in report[0] for m in ("watermark", "visible label", "metadata tag"))
+    assert all(f"{m} not found" in report[1] for m in ("watermark", "visible label", "metadata tag"))
     code = cli.main(["convert", str(clip), "--model", str(tmp_path / "nomodel"), "--to", "tomas",
                      "--out", str(tmp_path / "x.mp4")])
     err = capsys.readouterr().err.strip()
