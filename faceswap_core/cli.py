@@ -50,7 +50,7 @@ COUNT = _number(int, 1)  # frames, steps, every Nth, batch sizes, intervals
 SIZE = _number(int, 32, 4096)  # frame and crop sizes in pixels
 FRACTION = _number(float, 0.0, 0.5)  # of the face size
 NONNEG = _number(float, 0.0)
-SECONDS = _number(float, 0.0)
+SECONDS = NONNEG  # seconds into a clip
 
 
 def _cast(args: argparse.Namespace) -> None:
@@ -117,8 +117,6 @@ def _train(args: argparse.Namespace) -> None:
     from .workspace import model_dir
 
     pick_device(args.device)  # a device this machine lacks is refused before anything is loaded
-    if args.steps < 1:
-        raise FaceswapError(f"--steps {args.steps}: train until a step of 1 or more")
     given = {k: getattr(args, flag) for flag, k in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
     if args.decay is not None:
         given["decay_steps"] = args.steps if args.decay else 0

@@ -7,6 +7,7 @@ are marked as synthetic by default: a visible label and a tag in the container's
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
@@ -155,7 +156,7 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
         return frs, aligned, swapper.run_model(aligned)
 
     samples: list[tuple] = []  # (original, swapped, landmarks) of every `every`-th frame, for the identity score
-    every, seen = max(1, expected // max(identity_samples, 1)), iter(range(10 ** 12))
+    every, seen = max(1, expected // max(identity_samples, 1)), itertools.count()
 
     def paste(job) -> tuple[list[np.ndarray], list[np.ndarray]]:
         frs, aligned, decoded = job

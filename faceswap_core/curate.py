@@ -11,8 +11,7 @@ import numpy as np
 
 from . import identity
 from .errors import FaceswapError
-from .faceset import FaceSet
-from .workspace import lock
+from .faceset import FaceSet, writer_lock
 
 SORT_KEYS = {"identity": "distance to the set's mean face (outliers last)", "blur": "sharpness (blurriest last)",
              "yaw": "head turn, left to right", "size": "face size in the source (smallest last)"}
@@ -33,7 +32,7 @@ def sort_faces(fs: FaceSet, by: str) -> list[tuple[int, float]]:
 
 def reject(fs: FaceSet, indices: Sequence[int]) -> list[Path]:
     """Move these faces' PNGs into `rejected/` inside the set (never deleted: moving one back restores it)."""
-    with lock(fs.path.parent, f"the face set of {fs.path.name}", name=f".{fs.path.name}.lock"):
+    with writer_lock(fs.path):
         (fs.path / "rejected").mkdir(exist_ok=True)
         return [Path(shutil.move(fs.path / fs.records[i].file, fs.path / "rejected" / fs.records[i].file))
                 for i in indices]

@@ -22,10 +22,9 @@ import numpy as np
 
 from . import align, detect, identity, media, pipeline, steady
 from .errors import FaceswapError
-from .workspace import faces_dir, lock, usual_mode
+from .workspace import IMAGE_SUFFIXES, faces_dir, lock, usual_mode
 
 META = "faces.json"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
 
 
@@ -228,7 +227,7 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
         identity.references(reference)  # a photo without a face is refused before anything is written
     final = faces_dir(workspace, person)
     final.parent.mkdir(parents=True, exist_ok=True)
-    with lock(final.parent, f"the face set of {person}", name=f".{person}.lock"):  # one writer per set
+    with writer_lock(final):
         if final.exists() and not overwrite:
             raise FaceswapError(f"{final}: a face set exists; pass overwrite=True (--overwrite) to replace it")
         for stale in final.parent.glob(f".{person}.extracting-*"):  # a killed extract's (we hold the lock)
@@ -329,6 +328,11 @@ def _keep_faces(src, i, t, frame, faces, size, min_size, min_blur, yaw_range, re
         box=[round(float(v), 2) for v in f.box], landmarks=np.round(f.landmarks, 2).tolist(),
         matrix=np.round(m, 6).tolist(), pose=[round(float(v), 2) for v in pose], detector=f.detector,
         score=round(float(f.score), 4), blur=round(blur, 2), size=round(f.size, 2)))
+
+
+def writer_lock(path: Path):
+    """The one writer's lock of the face set at `path` (extract, and curate setting faces aside)."""
+    return lock(path.parent, f"the face set of {path.name}", name=f".{path.name}.lock")
 
 
 def _swap_in(tmp: Path, final: Path) -> None:

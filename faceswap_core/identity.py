@@ -16,9 +16,9 @@ import numpy as np
 
 from . import detect, dlibface
 from .errors import FaceswapError
+from .workspace import IMAGE_SUFFIXES
 
 THRESHOLD = 0.6  # the usual same-person distance for dlib's ResNet model (its authors' LFW figure)
-IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def embed(image: np.ndarray, faces: list[detect.Face] | list[np.ndarray]) -> np.ndarray:
@@ -39,7 +39,7 @@ def references(path: str | Path, detector: detect.Detector | None = None) -> np.
     """Embeddings (N, 128) of the one face in each reference photo (a file, or a folder of them)."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_TYPES)
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise FaceswapError(f"{path}: no photos here (JPEG or PNG); give a photo of the person")
     elif path.is_file():

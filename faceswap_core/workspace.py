@@ -120,6 +120,7 @@ def write_json(path: str | os.PathLike, data, indent: int | None = None) -> Path
 # ------------------------------------------------------------------------------------------ locks
 
 LOCK_FILE = ".lock"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}  # photos a folder may hold
 
 
 def remove_dead_temps(folder: str | os.PathLike, pattern: str) -> list[Path]:
@@ -174,5 +175,5 @@ def lock(folder: str | os.PathLike, what: str = "this folder", name: str = LOCK_
         os.close(fd)
 
 
-__all__ = ["AtomicPath", "check_name", "clips_dir", "faces_dir", "lock", "model_dir", "model_name", "outputs_dir",
-           "remove_dead_temps", "usual_mode", "write_atomic", "write_json"]
+__all__ = ["IMAGE_SUFFIXES", "AtomicPath", "check_name", "clips_dir", "faces_dir", "lock", "model_dir", "model_name",
+           "outputs_dir", "remove_dead_temps", "usual_mode", "write_atomic", "write_json"]
