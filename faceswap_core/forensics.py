@@ -1,8 +1,9 @@
 """Provenance a machine can verify: an invisible watermark in every frame, and `verify`. Taught in chapter 09.
 
-A converted video carries three marks (see `convert`): a visible label, a metadata tag, and this module's
-watermark. The label and the tag vanish with one crop or re-encode; the watermark is meant to survive an
-H.264 re-encode and a resize. It is our own, small method (spread-transform dither modulation, a form of
+A video converted by `faceswap-core convert` carries three marks: a visible label, a metadata tag (both from
+`convert`) and this module's watermark (`convert_video(mark=mark_frame)`; the notebooks do not pass it
+yet). The label and the tag vanish with one crop or re-encode; the watermark is meant to survive an H.264
+re-encode and a resize. It is our own, small method (spread-transform dither modulation, a form of
 quantisation index modulation):
 
 - Layout relative to the frame: the luma is resized to a `GRID` x `GRID` canonical image, cut into
