@@ -7,8 +7,8 @@ Data flows one way, and so do the imports: a module imports only modules to its 
     the cast    synth.cast -> synth.geometry -> synth.raycast -> synth.motion -> synth.clips -> synth
     stages      pipeline -> collect -> align -> dlibface -> detect -> steady -> identity -> faceset -> curate
                 -> augment -> metrics -> claims
-                -> model -> checkpoint -> train -> swap -> convert -> forensics
-    top         experiments -> report -> viz -> widgets -> tour -> cli
+                -> model -> checkpoint -> train -> swap -> convert -> credentials -> forensics -> spot -> spotter
+    top         experiments -> spotset -> report -> viz -> widgets -> tour -> cli
 """
 
 from .errors import FaceswapError
@@ -17,8 +17,8 @@ MODULES = ("errors", "device", "workspace", "media",
            "synth.cast", "synth.geometry", "synth.raycast", "synth.motion", "synth.clips", "synth",
            "pipeline", "collect", "align", "dlibface", "detect", "steady", "identity", "faceset", "curate", "augment",
            "metrics", "claims",
-           "model", "checkpoint", "train", "swap", "convert", "forensics",
-           "experiments", "report", "viz", "widgets", "tour", "cli")
+           "model", "checkpoint", "train", "swap", "convert", "credentials", "forensics", "spot", "spotter",
+           "experiments", "spotset", "report", "viz", "widgets", "tour", "cli")
 
 __version__ = "0.1.0"
 __all__ = ["MODULES", "FaceswapError", "__version__"]

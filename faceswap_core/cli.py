@@ -48,6 +48,7 @@ def _number(kind: type, low: float | None = None, high: float | None = None, abo
 
 COUNT = _number(int, 1)  # frames, steps, every Nth, batch sizes, intervals
 SIZE = _number(int, 32, 4096)  # frame and crop sizes in pixels
+DETECTORS = ["auto", "fan", "dlib", "cascade", "truth"]  # face detectors (detect.get_detector)
 FRACTION = _number(float, 0.0, 0.5)  # of the face size
 NONNEG = _number(float, 0.0)
 SECONDS = NONNEG  # seconds into a clip
@@ -145,7 +146,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _convert(args: argparse.Namespace) -> None:
-    from . import convert, forensics, swap
+    from . import convert, credentials, forensics, swap
 
     convert.check_job(args.input, args.out, gif=args.gif, overwrite=args.overwrite, start=args.start, end=args.end,
                       resize=args.resize)  # before the model and the detector load
@@ -155,19 +156,51 @@ def _convert(args: argparse.Namespace) -> None:
     persons = swapper.model.persons
     source = next((p for p in persons if p != args.to), None)
     means = convert.person_means(args.workspace, source, args.to) if source and not args.no_identity else None
+    keys = os.path.join(args.workspace, "keys")
+    identity = None if args.no_provenance else credentials.test_identity(keys)  # a damaged key fails before the work
     summary = convert.convert_video(args.input, args.out, swapper, start=args.start, end=args.end, identity_of=means,
                                     resize=args.resize, side_by_side=args.side_by_side,
                                     provenance=not args.no_provenance, overwrite=args.overwrite,
                                     gif=args.gif, gif_seconds=(args.gif_start, args.gif_start + args.gif_length),
                                     mark=None if args.no_provenance else forensics.mark_frame)
     print(summary)
+    if identity is not None:
+        credentials.sign(args.out, parent=args.input, identity=identity)
+        print(f"content credentials: {args.out} signed with the local TEST identity in {keys}/ (no one else trusts "
+              "it; a publisher would sign with a certificate from a C2PA-recognised CA)")
 
 
-def _verify(args: argparse.Namespace) -> None:
-    from . import forensics
+def _verify(args: argparse.Namespace) -> int:
+    from . import forensics, spotter
 
+    model = spotter.load(args.model) if args.model else None  # a bad detector file is refused before any video
+    root = os.path.join(args.workspace, "keys", "root.pem")  # this workspace's test identity, if it has one
+    trust = open(root, "rb").read() if os.path.isfile(root) else None
+    unmarked = 0
     for f in args.videos:
-        print(forensics.describe(forensics.verify(f)))
+        result = forensics.verify(f, trust=trust)
+        print(forensics.describe(result))
+        if model is None or result["found"]:
+            continue
+        try:
+            seen = spotter.scan(f, model, args.detector, max_frames=args.max_frames)
+        except FaceswapError as e:  # no face: the detector cannot tell
+            print(f"  swap detector: cannot tell ({e})")
+            continue
+        print(f"  swap detector: {seen['verdict']}")
+        if seen["swapped"]:
+            unmarked += 1
+            print(f"  {f}: judged swapped but carries no faceswap-lab mark")
+    return 1 if unmarked else 0
+
+
+def _detect(args: argparse.Namespace) -> None:
+    from . import spotter
+
+    model = spotter.load(args.model)
+    result = spotter.scan(args.video, model, args.detector, heatmap=args.heatmap, max_frames=args.max_frames,
+                          overwrite=args.overwrite, progress=True)
+    print(spotter.describe(result))
 
 
 def _tour(args: argparse.Namespace) -> None:
@@ -203,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     p = command("extract", _extract, "detect, align and save the faces of a person from clips or image folders")
     p.add_argument("sources", nargs="+", metavar="CLIP_OR_FOLDER")
     p.add_argument("--person", required=True, help="name of the face set (workspace/faces/NAME)")
-    p.add_argument("--detector", default="auto", choices=["auto", "fan", "dlib", "cascade", "truth"])
+    p.add_argument("--detector", default="auto", choices=DETECTORS)
     p.add_argument("--size", type=_number(int, 32, 1024), default=256, help="aligned crop size in pixels")
     p.add_argument("--every", type=COUNT, default=1, help="use every Nth frame")
     p.add_argument("--min-size", type=NONNEG, default=20, help="drop faces smaller than this (pixels)")
@@ -247,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", required=True, help="a model folder (its latest checkpoint) or a checkpoint folder")
     p.add_argument("--to", required=True, metavar="NAME", help="the person whose decoder draws the new faces")
     p.add_argument("--out", required=True, help="output MP4 (refused if it exists, unless --overwrite)")
-    p.add_argument("--detector", default="auto", choices=["auto", "fan", "dlib", "cascade", "truth"])
+    p.add_argument("--detector", default="auto", choices=DETECTORS)
     p.add_argument("--color", default="lab", choices=["none", "lab", "hist"], help="colour matching")
     p.add_argument("--blend", default="feather", choices=["feather", "poisson"])
     p.add_argument("--erode", type=FRACTION, default=0.02, help="mask erosion, fraction of the face size")
@@ -265,13 +298,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gif-start", type=SECONDS, default=0.0, help="GIF start, seconds into the output")
     p.add_argument("--gif-length", type=_number(float, above=0, high=60), default=3.0, help="GIF length in seconds")
     p.add_argument("--no-provenance", action="store_true",
-                   help="omit the visible 'synthetic' label, the metadata tag and the invisible watermark "
-                        "(label swaps you publish!)")
+                   help="omit the visible 'synthetic' label, the metadata tag, the invisible watermark and the "
+                        "signed content credentials (label swaps you publish!)")
     p.add_argument("--no-identity", action="store_true",
                    help="skip the identity score (sampled faces against both persons' face sets in --workspace)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (only on success)")
-    p = command("verify", _verify, "report the provenance marks of videos: metadata tag, visible label, watermark")
+    p = command("verify", _verify, "report the provenance marks of videos: metadata tag, visible label, watermark; "
+                "with --model, exit 1 when a video without marks is judged swapped")
     p.add_argument("videos", nargs="+", metavar="VIDEO")
+    p.add_argument("--model", metavar="DETECTOR", help="a swap detector file (chapter 09) to judge unmarked videos")
+    p.add_argument("--detector", default="auto", choices=DETECTORS, help="face detector for --model")
+    p.add_argument("--max-frames", type=COUNT, default=64, help="frames the swap detector looks at (default 64)")
+    p = command("detect", _detect, "judge whether the faces of a video were swapped: per-frame scores and a verdict")
+    p.add_argument("video", metavar="VIDEO")
+    p.add_argument("--model", required=True, metavar="DETECTOR",
+                   help="a swap detector file (chapter 09 saves WORKSPACE/detectors/spotter.safetensors)")
+    p.add_argument("--detector", default="auto", choices=DETECTORS, help="face detector")
+    p.add_argument("--heatmap", metavar="OUT", help="also write a video of where a pasted face is seen (MP4)")
+    p.add_argument("--max-frames", type=COUNT, help="look at the first N frames only")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing heatmap video")
     p = command("tour", _tour, "run every notebook in order and write an HTML report")
     p.add_argument("--profile", default="quick", choices=["ci", "quick", "full"])
     p.add_argument("--notebooks", help="folder of chapter notebooks (default: the project's notebooks/)")
@@ -281,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.path.exists(args.workspace) and not os.path.isdir(args.workspace):
         ap.error(f"--workspace {args.workspace}: is a file; give a folder (it is made if missing)")
     try:
-        args.func(args)
+        return args.func(args) or 0
     except FaceswapError as e:
         print(f"faceswap-core: error: {e}", file=sys.stderr)
         return 2
@@ -295,7 +340,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # train saves its checkpoint before this arrives here
         print("faceswap-core: interrupted", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

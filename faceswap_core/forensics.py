@@ -1,9 +1,10 @@
 """Provenance a machine can verify: an invisible watermark in every frame, and `verify`. Taught in chapter 09.
 
-A video converted by `faceswap-core convert` carries three marks: a visible label, a metadata tag (both from
-`convert`) and this module's watermark (`convert_video(mark=mark_frame)`; the notebooks do not pass it
-yet). The label and the tag vanish with one crop or re-encode; the watermark is meant to survive an H.264
-re-encode and a resize. It is our own, small method (spread-transform dither modulation, a form of
+A video converted by `faceswap-core convert` carries four marks: a visible label, a metadata tag (both from
+`convert`), this module's watermark (`convert_video(mark=mark_frame)`; the notebooks do not pass it yet) and
+signed C2PA Content Credentials (`credentials.sign`). The label, the tag and the credentials vanish with one
+crop or re-encode (the credentials say who signed what, and any edit shows); the watermark is meant to survive
+an H.264 re-encode and a resize. It is our own, small method (spread-transform dither modulation, a form of
 quantisation index modulation):
 
 - Layout relative to the frame: the luma is resized to a `GRID` x `GRID` canonical image, cut into
@@ -29,7 +30,7 @@ import av
 import cv2
 import numpy as np
 
-from . import convert, media
+from . import convert, credentials, media
 from .errors import FaceswapError
 
 GRID, BLOCK = 128, 8  # canonical luma size and block size: 16 x 16 blocks
@@ -174,9 +175,10 @@ def label_score(frame: np.ndarray) -> float:
     return best
 
 
-def verify(path: str | Path, max_frames: int = 16, payload=PAYLOAD) -> dict:
-    """Every faceswap-lab mark found in a video: metadata tag, visible label and watermark (voted over up to
-    `max_frames` frames spread over the clip), with a verdict. Finding none does not make a video real."""
+def verify(path: str | Path, max_frames: int = 16, payload=PAYLOAD, *, trust: bytes | None = None) -> dict:
+    """Every faceswap-lab mark found in a video: metadata tag, visible label, watermark (voted over up to
+    `max_frames` frames spread over the clip) and Content Credentials (``Trusted`` when signed under `trust`, a
+    PEM root such as the workspace's test root), with a verdict. Finding none does not make a video real."""
     path = Path(path)
     info = media.probe(path)  # one line for a missing, unreadable or non-video file
     bits = _bits(payload)
@@ -205,15 +207,19 @@ def verify(path: str | Path, max_frames: int = 16, payload=PAYLOAD) -> dict:
             "says": CODES.get(code) if accuracy >= FOUND_ACCURACY else None}
     label = {"found": float(np.median(labels)) >= LABEL_SCORE, "score": float(np.median(labels)),
              "threshold": LABEL_SCORE}
-    found = [name for name, ok in (("watermark", mark["found"]), ("label", label["found"]), ("tag", tag_found)) if ok]
-    if mark["found"]:
-        verdict = f"synthetic: {mark['says'] or 'faceswap-lab watermark'} (found: {', '.join(found)})"
+    cred = credentials.read(path, trust=trust)
+    cred_ok = cred["found"] and cred["says_swapped"] and cred["state"] != "Invalid"  # an edited file proves nothing
+    found = [name for name, ok in (("watermark", mark["found"]), ("label", label["found"]), ("tag", tag_found),
+                                   ("credentials", cred_ok)) if ok]
+    if mark["found"] or cred_ok:
+        says = mark["says"] if mark["found"] else cred["description"]
+        verdict = f"synthetic: {says or 'faceswap-lab mark'} (found: {', '.join(found)})"
     elif found:
         verdict = f"marked synthetic by {' and '.join(found)} only; no watermark read"
     else:
         verdict = "no faceswap-lab mark found (that does not prove the video is real)"
     return {"path": str(path), "frames_checked": len(per_frame), "tag": {"found": tag_found, "tags": tags},
-            "label": label, "watermark": mark, "verdict": verdict}
+            "label": label, "watermark": mark, "credentials": cred, "found": found, "verdict": verdict}
 
 
 def describe(result: dict) -> str:
@@ -227,7 +233,16 @@ def describe(result: dict) -> str:
         f"frames ({m['frame_accuracy']:.2f} per frame; found at >= {m['threshold']:.3f}), bits {m['bits']}",
         f"  visible label {yes(lab['found'])}: score {lab['score']:.2f} (found at >= {lab['threshold']:.2f})",
         f"  metadata tag {yes(tag['found'])}" + (f": {shown}" if shown else ""),
+        _describe_credentials(result.get("credentials") or {"found": False}),
     ])
+
+
+def _describe_credentials(c: dict) -> str:
+    if not c["found"]:
+        return "  content credentials not found" + (f" ({c['note']})" if c.get("note") else "")
+    failures = f"; failures: {', '.join(c['failures'])}" if c["failures"] else ""
+    return (f"  content credentials found: {c['state']}, says: {c['description'] or ', '.join(c['actions'])}, "
+            f"signed by {c['signer']}{failures}")
 
 
 __all__ = ["CODE", "FOUND_ACCURACY", "MAGIC", "PAYLOAD", "bit_accuracy", "capacity", "describe", "embed",

@@ -52,6 +52,9 @@ KNOBS: dict[str, str] = {
     "FACES": "faces per person in the training sets", "FACE_COUNTS": "section (b): training-set sizes",
     "SIZE_SEEDS": "section (b): each size is trained once per seed", "FRONTAL_YAW": "section (a): B's clips turn",
     "REPEATS": "seeds SEED, SEED + 1",
+    "TRAIN_PAIR": "people (A, B) whose clips train the detectors", "TEST_PAIR": "people (A, B) whose clips test them",
+    "CLIPS": "new clips per person", "LONG_STEPS": "training steps of the longer-trained swap model",
+    "DETECTOR_STEPS": "training steps of the two neural detectors",
 }
 
 # A profile sets knobs for every chapter that has them (a notebook takes only the knobs its parameters
@@ -62,13 +65,15 @@ PROFILES: dict[str, dict] = {
     "ci": {"FRAMES": 24, "FRAME_SIZE": 128, "CROP_SIZE": 128, "STEPS": 30, "BATCH_SIZE": 8,
            "chapters": {"02": {"PROBE_FRAMES": 24}, "04": {"STEPS": 300},
                         "07": {"FACES": 16, "FACE_COUNTS": [8, 16], "SIZE_SEEDS": [0], "PROBE_FRAMES": 8, "STEPS": 10},
-                        "08": {"FACES": 16, "PROBE_FRAMES": 8, "STEPS": 10, "EVAL_EVERY": 5, "REPEATS": 1}}},
+                        "08": {"FACES": 16, "PROBE_FRAMES": 8, "STEPS": 10, "EVAL_EVERY": 5, "REPEATS": 1},
+                        "09": {"FRAME_SIZE": 256, "FACES": 16, "CLIPS": 2, "LONG_STEPS": 120, "DETECTOR_STEPS": 200}}},
     "quick": {"FRAMES": 150, "FRAME_SIZE": 256, "CROP_SIZE": 256, "STEPS": 600, "BATCH_SIZE": 32,
               "chapters": {"02": {"PROBE_FRAMES": 150}, "04": {"STEPS": 900},
                            "07": {"FACE_COUNTS": [30, 100, 300], "SIZE_SEEDS": [0], "PROBE_FRAMES": 24, "STEPS": 150,
                                   "BATCH_SIZE": 16},
                            "08": {"PROBE_FRAMES": 24, "STEPS": 150, "BATCH_SIZE": 16, "EVAL_EVERY": 25,
-                                  "REPEATS": 1}}},
+                                  "REPEATS": 1},
+                           "09": {"FRAMES": 48, "STEPS": 150, "LONG_STEPS": 600, "BATCH_SIZE": 16}}},
     "full": {},
 }
 

@@ -114,8 +114,26 @@ def root():
     (inp / "empty").mkdir()
     (inp / "texts").mkdir()
     (inp / "texts" / "a.txt").write_text("x")
+    _detector_files(inp)
     yield base
     shutil.rmtree(base, ignore_errors=True)
+
+
+def _detector_files(inp: Path) -> None:
+    """Swap-detector inputs: an (untrained) detector file, one cut short, one of another version, a video
+    without a face."""
+    import numpy as np
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from faceswap_core import media, spotter
+
+    good = spotter.Spotter(width=8).save(inp / "spotter.safetensors")
+    (inp / "cut.safetensors").write_bytes(good.read_bytes()[:400])
+    with safe_open(str(good), framework="pt") as f:
+        save_file({k: f.get_tensor(k) for k in f.keys()}, str(inp / "old.safetensors"),
+                  metadata={**f.metadata(), "version": "0"})
+    media.write_video(inp / "grey.mp4", [np.full((96, 96, 3), 128, np.uint8)] * 8, 25.0)
 
 
 @dataclass
@@ -142,6 +160,7 @@ ws = ["--workspace", "ws"]
 TRAIN = ["train", "--persons", "ines", "tomas", "--steps", "3", *ws]
 CONVERT = ["convert", CLIP, "--model", MODEL, "--to", "tomas", "--detector", "truth", "--min-size", "1"]
 EXTRACT = ["extract", CLIP, "--person", "newface", "--detector", "truth", "--min-size", "1", "--size", "64", *ws]
+DETECT = ["detect", CLIP, "--model", "in/spotter.safetensors", "--detector", "truth"]
 COLLECT = ["collect", "synthetic:mei", "--person", "mei", "--frames", "8", "--size", "96", *ws]
 
 PROBES: dict[str, Probe] = {
@@ -263,6 +282,32 @@ PROBES: dict[str, Probe] = {
     "probe a folder": Probe(["probe", "in/empty"], r"in/empty"),
     "verify a text file": Probe(["verify", "in/notes.txt"], r"in/notes.txt: not a readable video"),
     "verify a missing file": Probe(["verify", "in/nothing.mp4"], r"in/nothing.mp4"),
+    # detect (a swap detector of chapter 09) and verify with one
+    "detect a text file": Probe(["detect", "in/notes.txt", "--model", "in/spotter.safetensors"],
+                                r"in/notes.txt: not a readable video"),
+    "detect missing detector": Probe([*DETECT[:3], "in/none.safetensors", *DETECT[4:]],
+                                     r"in/none.safetensors: no such detector file"),
+    "detect damaged detector": Probe([*DETECT[:3], "in/cut.safetensors", *DETECT[4:]],
+                                     r"in/cut.safetensors: not a readable detector file"),
+    "detect detector of another version": Probe([*DETECT[:3], "in/old.safetensors", *DETECT[4:]],
+                                                r"in/old.safetensors: a detector of another version"),
+    "detect a checkpoint as detector": Probe(
+        [*DETECT[:3], f"{MODEL}/checkpoints/step-0000002/model.safetensors", *DETECT[4:]],
+        r"model.safetensors: not a faceswap-lab swap detector"),
+    "detect a video without a face": Probe(["detect", "in/grey.mp4", "--model", "in/spotter.safetensors", "--detector",
+                                            "cascade", "--heatmap", "ws/outputs/h.mp4"],
+                                           r"in/grey.mp4: no face found in any of its 8 frames; no verdict"),
+    "detect heatmap over an output": Probe([*DETECT, "--heatmap", "ws/outputs/a.mp4"],
+                                           r"ws/outputs/a.mp4: already exists"),
+    "detect heatmap onto the input": Probe([*DETECT, "--heatmap", CLIP, "--overwrite"], r"is the input"),
+    "detect max-frames 0": Probe([*DETECT, "--max-frames", "0"], r"argument --max-frames: 0: it must be at least 1"),
+    "detect read-only heatmap folder": Probe([*DETECT, "--heatmap", "ws/outputs/h.mp4"],
+                                             r"ws/outputs.*: (Read-only file system|Permission denied)",
+                                             read_only="ws/outputs"),
+    "detect disk full (heatmap)": Probe([*DETECT, "--heatmap", "ws/outputs/h.mp4"], r"h.mp4.*(File too large|could "
+                                        r"not be written)", file_limit=3_000),
+    "verify with a damaged detector": Probe(["verify", "ws/outputs/a.mp4", "--model", "in/cut.safetensors"],
+                                            r"in/cut.safetensors: not a readable detector file"),
     "tour unknown chapter": Probe(["tour", "--only", "99", *ws], r"--only 99: matches no chapter"),
     "tour empty notebooks folder": Probe(["tour", "--notebooks", "in/empty", *ws], r"in/empty: no chapter notebooks"),
     "tour unknown profile": Probe(["tour", "--profile", "huge", *ws], r"argument --profile: invalid choice"),

@@ -98,3 +98,39 @@ def test_bad_input_is_one_line(tmp_path):
             call()
         assert words in str(e.value) and "\n" not in str(e.value)
     assert forensics.capacity(frame.shape) == 64 and forensics.capacity((32, 32, 3)) == 0
+
+
+def test_verify_reports_content_credentials_and_counts_them(marked, tmp_path):
+    from faceswap_core import credentials
+
+    signed = tmp_path / "signed.mp4"
+    signed.write_bytes(marked.read_bytes())
+    chain, key, root = credentials.test_identity(tmp_path / "keys")
+    credentials.sign(signed, parent=marked, identity=(chain, key, root))
+    result = forensics.verify(signed, trust=root)
+    assert result["credentials"]["state"] == "Trusted" and result["credentials"]["says_swapped"]
+    assert result["verdict"].endswith("(found: watermark, label, tag, credentials)")
+    text = forensics.describe(result)
+    assert "content credentials found: Trusted, says: faces replaced by face swapping, signed by faceswap-lab" in text
+    untrusted = forensics.verify(signed)
+    assert untrusted["credentials"]["state"] == "Valid" and "credentials" in untrusted["verdict"]
+    unsigned = forensics.verify(marked)
+    assert not unsigned["credentials"]["found"] and "credentials" not in unsigned["verdict"]
+    assert "content credentials not found" in forensics.describe(unsigned)
+
+
+def test_verify_counts_credentials_alone_as_a_mark_but_not_after_an_edit(plain, tmp_path):
+    from faceswap_core import credentials
+
+    signed = tmp_path / "signed.mp4"
+    signed.write_bytes(plain[0].read_bytes())
+    credentials.sign(signed, parent=plain[0], identity=credentials.test_identity(tmp_path / "keys"))
+    result = forensics.verify(signed)
+    assert not (result["tag"]["found"] or result["label"]["found"] or result["watermark"]["found"])
+    assert result["verdict"] == "synthetic: faces replaced by face swapping (found: credentials)"
+    data = bytearray(signed.read_bytes())
+    data[data.index(b"mdat") + 200] ^= 0xFF  # one byte of the video changed after signing
+    signed.write_bytes(bytes(data))
+    edited = forensics.verify(signed)
+    assert edited["credentials"]["state"] == "Invalid" and edited["verdict"].startswith("no faceswap-lab mark")
+    assert "content credentials found: Invalid" in forensics.describe(edited)

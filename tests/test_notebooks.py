@@ -1,12 +1,16 @@
 """Every chapter notebook: stored clean, shaped by the conventions, and executed through Papermill at CI size."""
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from faceswap_core import claims, tour
+from faceswap_core import claims, forensics, media, spot, spotset, spotter, tour
 from faceswap_core.report import read_results
 
 CHAPTERS = tour.chapters()
@@ -206,3 +210,65 @@ def test_08_compares_fine_tuning_with_training_from_scratch(ci_run):
     again = claims.reuse_claim({int(s): (c["from scratch"], c[tuned]) for s, c in curves.items()})
     assert again["per_seed"] == r["per_seed"] and again["verdict"] == r["verdict"]  # the verdict follows the curves
     assert r["mean_ratio"] == (None if again["mean_ratio"] is None else round(again["mean_ratio"], 3))
+
+
+@pytest.mark.notebook
+def test_09_detectors_beat_chance_on_people_they_never_saw_and_marks_are_verified(ci_run):
+    ws, run = ci_run
+    r = read_results(run / "09_spot_the_swap.ipynb")
+    assert r["leaks"] == {"persons": [], "clips": []}
+    assert r["faces"] == {"train": {"real": 96, "swap": 96}, "test": {"real": 192, "swap": 384}}  # 2 clips x 24
+    assert set(r["auc"]) == set(spotset.SETTINGS)
+    base = r["auc"]["base"]
+    # held-out: 96 real and 96 swapped faces of two people never trained on. A coin's AUC spreads by ~0.04
+    # over that many independent faces (more, as faces of a clip are alike): 0.75 is far beyond it.
+    for name in ("frequency", "boundary", "cnn", "combined"):
+        assert base[name] > 0.75, (name, base)
+    assert base["flicker"] > 0.55, base  # the weakest cue: it only compares frames with their neighbours
+    assert all(0 <= v <= 1 for row in r["auc"].values() for v in row.values())
+    assert all(0.2 < v <= 1 for v in r["boundary_iou"].values()), r["boundary_iou"]  # it finds the pasted region
+    # the recorded AUC is what the saved detector gives on the held-out clips
+    model = spotter.load(ws / "detectors" / "spotter.safetensors")
+    plan = spotset.Plan(clips=2, frames=24, faces=16, steps=30, long_steps=120, batch_size=8)
+    assert plan.key() == r["plan"]
+    held = spotset.test_set(spotset.samples(spotset.plan_clips(ws, plan)), "base")
+    assert spot.auc(np.nan_to_num(model.probabilities(held)["combined"], nan=0.5), held.label) == \
+        pytest.approx(base["combined"], abs=1e-3)
+    assert r["scan"]["swap"]["swapped"] and not r["scan"]["real"]["swapped"]
+    # the marks: every one on the conversion, the watermark (alone with the label) after half size + CRF 28,
+    # none on the source clip
+    conversion, copy, source = (r["watermark"][k] for k in ("conversion", "re-encoded copy (half size, CRF 28)",
+                                                            "source clip"))
+    assert conversion["found"] and conversion["bit_accuracy"] >= 0.95
+    assert copy["found"] and copy["bit_accuracy"] >= forensics.FOUND_ACCURACY
+    assert not source["found"] and source["bit_accuracy"] < forensics.FOUND_ACCURACY
+    assert r["credentials"] == {"conversion": "Trusted", "re-encoded copy (half size, CRF 28)": None,
+                                "source clip": None}
+
+
+@pytest.mark.notebook
+def test_detect_and_verify_commands_on_chapter_09s_detector(ci_run, tmp_path):
+    ws, run = ci_run
+    model = ws / "detectors" / "spotter.safetensors"
+    (folder,) = (ws / "experiments" / "spot").iterdir()
+    swapped, real = folder / "base" / "kofi-0-to-mei.mp4", folder / "base" / "kofi-0-real.mp4"
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "faceswap_core.cli", *map(str, args)], capture_output=True,
+                              text=True, env={**os.environ, "TQDM_DISABLE": "1"}, timeout=300)
+
+    done = cli("detect", swapped, "--model", model, "--detector", "truth", "--heatmap", tmp_path / "heat.mp4")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len([x for x in lines if re.match(r"\s+\d+\s+\d+\.\d\d\s+\d", x)]) == 24  # a row of scores per frame
+    assert re.search(r"kofi-0-to-mei.mp4: swapped \(median probability", done.stdout)
+    assert media.probe(tmp_path / "heat.mp4").frames == 24
+    done = cli("detect", real, "--model", model, "--detector", "truth")
+    assert done.returncode == 0 and "kofi-0-real.mp4: not swapped" in done.stdout, done.stdout + done.stderr
+    # verify: exit 1 only for a video without marks that the detector judges swapped
+    done = cli("verify", swapped, "--model", model, "--detector", "truth", "--workspace", ws)
+    assert done.returncode == 1 and "judged swapped but carries no faceswap-lab mark" in done.stdout, done.stdout
+    done = cli("verify", real, ws / "outputs" / "09_marked.mp4", "--model", model, "--detector", "truth",
+               "--workspace", ws)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "content credentials found: Trusted" in done.stdout and "swap detector: not swapped" in done.stdout
