@@ -1,7 +1,7 @@
 """Provenance a machine can verify: an invisible watermark in every frame, and `verify`. Taught in chapter 09.
 
 A video converted by `faceswap-core convert` carries four marks: a visible label, a metadata tag (both from
-`convert`), this module's watermark (`convert_video(mark=mark_frame)`; the notebooks do not pass it yet) and
+`convert`), this module's watermark (`convert_video(mark=mark_frame)`: the CLI and chapters 05 and 09 pass it) and
 signed C2PA Content Credentials (`credentials.sign`). The label, the tag and the credentials vanish with one
 crop or re-encode (the credentials say who signed what, and any edit shows); the watermark is meant to survive
 an H.264 re-encode and a resize. It is our own, small method (spread-transform dither modulation, a form of
