@@ -285,7 +285,10 @@ def test_cli_train_ctrl_c_or_kill_saves_and_resume_continues(cast_clip, tmp_path
     cmd = [sys.executable, "-m", "faceswap_core.cli", "train", "--persons", "ines", "copy", "--steps", "100000",
            "--batch-size", "4", "--preview-every", "1", "--workspace", str(tmp_path)]
     settings = ["--lr", "3e-4", "--no-masked", "--ssim", "0.1", "--checkpoint-every", "7", "--no-decay"]
-    proc = subprocess.Popen(cmd + settings, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C reaches a program run from a terminal; a test run started in the background by a shell without
+    # job control (`pytest &`) has SIGINT ignored, and children inherit that: give the child the terminal's default
+    proc = subprocess.Popen(cmd + settings, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     previews = tmp_path / "models/ines-copy-lite/previews"
     deadline = time.monotonic() + 120
     while not (previews.exists() and any(previews.iterdir())) and time.monotonic() < deadline:
