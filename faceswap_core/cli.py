@@ -157,7 +157,7 @@ def _convert(args: argparse.Namespace) -> None:
     source = next((p for p in persons if p != args.to), None)
     means = convert.person_means(args.workspace, source, args.to) if source and not args.no_identity else None
     keys = os.path.join(args.workspace, "keys")
-    identity = None if args.no_provenance else credentials.test_identity(keys)  # a damaged key fails before the work
+    identity = None if args.no_provenance else credentials.local_identity(keys)  # a damaged key fails before the work
     summary = convert.convert_video(args.input, args.out, swapper, start=args.start, end=args.end, identity_of=means,
                                     resize=args.resize, side_by_side=args.side_by_side,
                                     provenance=not args.no_provenance, overwrite=args.overwrite,
@@ -197,7 +197,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _detect(args: argparse.Namespace) -> None:
     from . import spotter
 
-    model = spotter.load(args.model)
+    model = spotter.load(args.model or os.path.join(args.workspace, "detectors", "spotter.safetensors"))
     result = spotter.scan(args.video, model, args.detector, heatmap=args.heatmap, max_frames=args.max_frames,
                           overwrite=args.overwrite, progress=True)
     print(spotter.describe(result))
@@ -311,8 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-frames", type=COUNT, default=64, help="frames the swap detector looks at (default 64)")
     p = command("detect", _detect, "judge whether the faces of a video were swapped: per-frame scores and a verdict")
     p.add_argument("video", metavar="VIDEO")
-    p.add_argument("--model", required=True, metavar="DETECTOR",
-                   help="a swap detector file (chapter 09 saves WORKSPACE/detectors/spotter.safetensors)")
+    p.add_argument("--model", metavar="DETECTOR",
+                   help="a swap detector file (default: WORKSPACE/detectors/spotter.safetensors, saved by "
+                        "chapter 09)")
     p.add_argument("--detector", default="auto", choices=DETECTORS, help="face detector")
     p.add_argument("--heatmap", metavar="OUT", help="also write a video of where a pasted face is seen (MP4)")
     p.add_argument("--max-frames", type=COUNT, help="look at the first N frames only")

@@ -4,7 +4,7 @@
 ``trainedAlgorithmicMedia``, the source video as ``parentOf`` ingredient); `read` checks and summarises it.
 The manifest is bound to the file's bytes by a hash: any edit shows as ``Invalid``, and a re-encode or remux
 drops it entirely, so unlike the watermark it proves who said what but does not survive re-publishing.
-Signing uses `test_identity`, a local test CA and signer made on first use: no one else trusts it.
+Signing uses `local_identity`, a local test CA and signer made on first use: no one else trusts it.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _load(folder: Path) -> tuple[bytes, bytes, bytes]:
     return data[0], data[1], data[2]
 
 
-def test_identity(folder: str | os.PathLike = Path("data") / "keys") -> tuple[bytes, bytes, bytes]:
+def local_identity(folder: str | os.PathLike = Path("data") / "keys") -> tuple[bytes, bytes, bytes]:
     """(chain_pem, key_pem, root_pem) of the local TEST signing identity kept in `folder` (``<workspace>/keys``),
     made on first use and reused after. It is a test identity that no one else trusts: a verifier reports its
     signature Valid (the file is as signed) but not Trusted unless given `root_pem` as a trust anchor. A real
@@ -117,7 +117,7 @@ def sign(video: str | os.PathLike, *, parent: str | os.PathLike, identity: tuple
          description: str = "faces replaced by face swapping") -> Path:
     """Add Content Credentials to the MP4 `video` in place (atomically: on failure it is left untouched):
     ``c2pa.edited`` by faceswap-lab with a trained-algorithm source, `parent` as the ``parentOf`` ingredient,
-    signed with `identity` (see `test_identity`)."""
+    signed with `identity` (see `local_identity`)."""
     video, parent = Path(video), Path(parent)
     if c2pa is None:
         raise FaceswapError(f"{video}: cannot sign content credentials: {MISSING}; pip install c2pa-python")
@@ -196,4 +196,4 @@ def read(video: str | os.PathLike, trust: bytes | None = None) -> dict:
         return empty | {"note": f"unreadable: {_short(e)}"}
 
 
-__all__ = ["AI_SOURCES", "read", "sign", "test_identity"]
+__all__ = ["AI_SOURCES", "local_identity", "read", "sign"]

@@ -287,6 +287,8 @@ PROBES: dict[str, Probe] = {
                                 r"in/notes.txt: not a readable video"),
     "detect missing detector": Probe([*DETECT[:3], "in/none.safetensors", *DETECT[4:]],
                                      r"in/none.safetensors: no such detector file"),
+    "detect before chapter 09 saved one": Probe(["detect", CLIP, *ws],
+                                                r"ws/detectors/spotter.safetensors: no such detector file; train one"),
     "detect damaged detector": Probe([*DETECT[:3], "in/cut.safetensors", *DETECT[4:]],
                                      r"in/cut.safetensors: not a readable detector file"),
     "detect detector of another version": Probe([*DETECT[:3], "in/old.safetensors", *DETECT[4:]],

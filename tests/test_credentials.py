@@ -25,7 +25,7 @@ def _frames(n=8, size=64, shift=0):
 @pytest.fixture(scope="module")
 def identity(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ws") / "keys"
-    return folder, credentials.test_identity(folder)
+    return folder, credentials.local_identity(folder)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_the_test_identity_is_made_once_kept_private_and_reused(identity):
     folder, (chain, key, root) = identity
     assert chain.count(b"BEGIN CERTIFICATE") == 2 and chain.endswith(root) and b"PRIVATE KEY" in key
     assert stat.S_IMODE(os.stat(folder / "signer.key").st_mode) == 0o600
-    assert credentials.test_identity(folder) == (chain, key, root)  # the same bytes: reused, not remade
+    assert credentials.local_identity(folder) == (chain, key, root)  # the same bytes: reused, not remade
     assert (folder / "chain.pem").read_bytes() == chain and (folder / "root.pem").read_bytes() == root
     assert not [p for p in folder.iterdir() if ".part-" in p.name]
 
@@ -109,12 +109,12 @@ def test_a_damaged_key_file_is_named_with_what_to_do(identity, tmp_path):
     shutil.copytree(identity[0], folder)
     (folder / "signer.key").write_bytes(b"-----BEGIN PRIVATE KEY-----\nbroken\n")
     with pytest.raises(FaceswapError, match=r"signer.key: damaged.*delete it") as e:
-        credentials.test_identity(folder)
+        credentials.local_identity(folder)
     assert "\n" not in str(e.value)
     (folder / "signer.key").write_bytes(identity[1][1])  # intact again, but the certificate is gone
     (folder / "chain.pem").unlink()
     with pytest.raises(FaceswapError, match=r"chain.pem: damaged or unreadable"):
-        credentials.test_identity(folder)
+        credentials.local_identity(folder)
 
 
 def test_a_non_mp4_reads_as_not_found_with_a_note(tmp_path):

@@ -105,7 +105,7 @@ def test_verify_reports_content_credentials_and_counts_them(marked, tmp_path):
 
     signed = tmp_path / "signed.mp4"
     signed.write_bytes(marked.read_bytes())
-    chain, key, root = credentials.test_identity(tmp_path / "keys")
+    chain, key, root = credentials.local_identity(tmp_path / "keys")
     credentials.sign(signed, parent=marked, identity=(chain, key, root))
     result = forensics.verify(signed, trust=root)
     assert result["credentials"]["state"] == "Trusted" and result["credentials"]["says_swapped"]
@@ -124,7 +124,7 @@ def test_verify_counts_credentials_alone_as_a_mark_but_not_after_an_edit(plain, 
 
     signed = tmp_path / "signed.mp4"
     signed.write_bytes(plain[0].read_bytes())
-    credentials.sign(signed, parent=plain[0], identity=credentials.test_identity(tmp_path / "keys"))
+    credentials.sign(signed, parent=plain[0], identity=credentials.local_identity(tmp_path / "keys"))
     result = forensics.verify(signed)
     assert not (result["tag"]["found"] or result["label"]["found"] or result["watermark"]["found"])
     assert result["verdict"] == "synthetic: faces replaced by face swapping (found: credentials)"
