@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="a swap detector file (default: WORKSPACE/detectors/spotter.safetensors, saved by "
                         "chapter 09)")
     p.add_argument("--detector", default="auto", choices=DETECTORS, help="face detector")
-    p.add_argument("--heatmap", metavar="OUT", help="also write a video of where a pasted face is seen (MP4)")
+    p.add_argument("--heatmap", metavar="OUT", help="also write a video (MP4) of where it sees the seam of a paste")
     p.add_argument("--max-frames", type=COUNT, help="look at the first N frames only")
     p.add_argument("--overwrite", action="store_true", help="replace an existing heatmap video")
     p = command("tour", _tour, "run every notebook in order and write an HTML report")

@@ -6,11 +6,12 @@ set is built by `spotset`, a face detector on any other video):
     frequency   `spectrum`: the azimuthally averaged power spectrum of the face's inner box, read from
                 the frame's own pixels (nothing resampled, so a decoder's upsampling trace is kept), then
                 a logistic regression (`Logistic`)
-    boundary    `BoundaryNet`: a small fully-convolutional net that marks, per pixel of the face's `view`
-                (the aligned face and a ring around it), what was pasted in. The idea of Face X-ray: a
-                swap must blend a drawn face into a frame, and the blend leaves a boundary. With the cast's
-                per-pixel truth it is scored as localisation (IoU); its image score is the mean of its
-                most certain 2% of pixels
+    boundary    two `BoundaryNet`s, small fully-convolutional nets over the face's `view` (the aligned
+                face and a ring around it): one draws what was pasted in (the blend weight M), the other
+                the seam of the paste (4 M (1 - M)). The idea of Face X-ray: a swap must blend a drawn
+                face into a frame, and the blend leaves a boundary. With the cast's per-pixel truth the
+                region is scored as localisation (IoU); the face's score is the mean of the seam map's
+                most certain 2% of pixels (the seam generalises to other swaps better than the region)
     cnn         `FaceNet`: a small CNN classifier of the view; `grad_cam` shows where it looks
     flicker     `flicker`: how much the face core changes from one frame to the next, against the ring
                 around it, in aligned coordinates (a decoder redraws the face every frame)
@@ -33,7 +34,7 @@ from torch.nn import functional as F
 from . import align
 from .errors import FaceswapError
 
-FORMAT, VERSION = "faceswap-lab spotter", 1
+FORMAT, VERSION = "faceswap-lab spotter", 2  # 2: a second boundary net draws the seam
 VIEW = 64  # px of a face's view: the classic padded crop (face core in the central 62.5%, a ring around it)
 BINS = 24  # radial frequency bins of the spectrum, from 0 to the frame's Nyquist frequency
 DETECTORS = ("frequency", "boundary", "cnn", "flicker")
@@ -171,7 +172,8 @@ def _conv(i: int, o: int, stride: int = 1, dilation: int = 1) -> nn.Module:
 
 
 class BoundaryNet(nn.Module):
-    """Per-pixel logits of "pasted in" over a view: a small dilated conv net (receptive field ~40 px)."""
+    """Per-pixel logits over a view ("pasted in", or "on the seam of a paste"): a small dilated conv net
+    (receptive field ~40 px)."""
 
     def __init__(self, width: int = 16):
         super().__init__()
@@ -182,6 +184,17 @@ class BoundaryNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(self.head(self.body(x)), size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+
+
+def region_target(masks: np.ndarray) -> np.ndarray:
+    """(N, V, V) float32: the blend weight M of each pixel, from uint8 masks."""
+    return np.asarray(masks, np.float32) / 255.0
+
+
+def seam_target(masks: np.ndarray) -> np.ndarray:
+    """(N, V, V) float32: the seam 4 M (1 - M) of the blend weight M (1 halfway through the blend)."""
+    m = region_target(masks)
+    return 4 * m * (1 - m)
 
 
 class FaceNet(nn.Module):
@@ -204,9 +217,13 @@ def to_input(views: np.ndarray) -> torch.Tensor:
 
 def fit_net(net: nn.Module, views: np.ndarray, target: np.ndarray, steps: int, batch: int = 32, lr: float = 3e-3,
             seed: int = 0) -> list[float]:
-    """Train `net` on views against `target` (per view, or per pixel) with BCE, mirror-flipped at random."""
+    """Train `net` from fresh weights (drawn from `seed`) on views against `target` (per view, or per pixel)
+    with BCE, mirror-flipped at random."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
+    for m in net.modules():
+        if m is not net and hasattr(m, "reset_parameters"):
+            m.reset_parameters()
     x, y = to_input(views), torch.as_tensor(target, dtype=torch.float32)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(steps, 1))
@@ -229,9 +246,15 @@ def fit_net(net: nn.Module, views: np.ndarray, target: np.ndarray, steps: int, b
 
 @torch.inference_mode()
 def boundary_maps(net: BoundaryNet, views: np.ndarray) -> np.ndarray:
-    """(N, V, V) probability that each pixel of each view was pasted in."""
+    """(N, V, V) probability of each pixel of each view: pasted in (a region net) or on a seam (a seam net)."""
     return np.concatenate([torch.sigmoid(net(to_input(views[i:i + 256]))).numpy() for i in range(0, len(views), 256)]) \
         if len(views) else np.zeros((0, VIEW, VIEW), np.float32)
+
+
+def seam_scores(net: BoundaryNet, views: np.ndarray) -> np.ndarray:
+    """(N,) the boundary detector's score of each view: the mean of a seam net's most certain `TOP` pixels."""
+    maps = boundary_maps(net, views).reshape(len(views), -1)
+    return np.sort(maps, 1)[:, -max(1, int(round(TOP * maps.shape[1]))):].mean(1)
 
 
 def grad_cam(net: FaceNet, views: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import experiments, media, spot, swap, synth
+from . import detect, experiments, media, spot, swap, synth
 from .checkpoint import load_model
 from .workspace import write_atomic
 
@@ -165,6 +165,42 @@ def swap_with_truth(model, to: str, clip: Path, frames: np.ndarray, color: str =
     return out, masks
 
 
+def self_blends(workspace: str | Path, plan: Plan, split: str = "train") -> spot.Samples:
+    """Face X-ray's training data, made without any swap: each real face of one person of the `split`'s pair
+    with the real face of the other person at the nearest head turn pasted in by the swap's own blend (the
+    donor's face core, aligned as a model input, warped back, colour-matched and feathered). Labelled swapped,
+    with the blend weight as mask: a detector trained on these learns the seam, not a decoder's look."""
+    clips = [c for c in plan_clips(workspace, plan) if c.split == split and c.kind == "real" and c.setting == "base"]
+    pair = plan.train_pair if split == "train" else plan.test_pair
+    model = experiments.load(plan.experiment(pair), workspace)  # only its input size and coverage are used
+    loaded = {c.clip: (media.read_frames(c.path)[0], detect.TruthDetector(c.truth)) for c in clips}
+    parts = []
+    for c in clips:
+        frames, truth = loaded[c.clip][0], loaded[c.clip][1].truth
+        donors = [(k, i, d.truth.conditions[i].yaw) for k, (f, d) in loaded.items()
+                  if k.rsplit("-", 1)[0] != c.source for i in range(len(f))]
+        sw = swap.Swapper(model, pair[0], "truth", clip=c.truth, device="cpu")
+        out, masks = [], np.zeros(frames.shape[:3], np.uint8)
+        for i, frame in enumerate(frames):
+            k, j, _ = min(donors, key=lambda d: abs(d[2] - truth.conditions[i].yaw))
+            donor = loaded[k][0][j]
+            face = loaded[k][1].detect(donor, j)[0]
+            frame, target = frame.copy(), sw.find([frame], [i])[0]
+            for t in target:
+                part: dict = {}
+                sw.blend(frame, sw.align(frame, t), sw.align(donor, face).crop, part)
+                if "alpha" in part:
+                    x0, y0, x1, y1 = part["roi"]
+                    masks[i, y0:y1, x0:x1] = (part["alpha"] * 255 + 0.5).astype(np.uint8)
+            out.append(frame)
+        s = spot.faces_of(out, [m[:, :2] for m in truth.landmarks[:len(out)]], list(masks))
+        s.label[:] = 1
+        s.meta = [{"clip": c.clip, "setting": "self-blend", "split": split, "kind": "blend", "frame": i,
+                   "persons": sorted({c.source, *pair}), "path": str(c.path)} for i in range(len(s))]
+        parts.append(s)
+    return spot.Samples.join(parts)
+
+
 def _write(c: Clip, frames, crf: int, masks: np.ndarray | None) -> None:
     if masks is not None:  # the truth first: a clip under its final name always has its mask
         buf = io.BytesIO()
@@ -203,5 +239,5 @@ def train_set(data: spot.Samples) -> spot.Samples:
     return data.take(np.array([m["split"] == "train" for m in data.meta]))
 
 
-__all__ = ["Clip", "Plan", "SETTINGS", "build", "leaks", "plan_clips", "samples", "swap_with_truth", "test_set",
-           "train_set"]
+__all__ = ["Clip", "Plan", "SETTINGS", "build", "leaks", "plan_clips", "samples", "self_blends", "swap_with_truth",
+           "test_set", "train_set"]

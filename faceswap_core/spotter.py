@@ -5,7 +5,7 @@ into a probability (a one-feature logistic regression on the training faces). `s
 safetensors file whose metadata names the format and its version; `load` refuses another version or a
 damaged file in one line. `scan` runs them over a video: a face detector finds the face of each frame,
 each detector gives a probability, their mean is the frame's score and the median over the frames the
-verdict; it can write a heatmap video of where the boundary detector sees a pasted region.
+verdict; it can write a heatmap video of where the boundary detector sees the seam of a pasted face.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ class Spotter(nn.Module):
         super().__init__()
         self.width = width
         self.frequency = spot.Logistic(spot.BINS)
-        self.boundary = spot.BoundaryNet(width)
+        self.boundary = spot.BoundaryNet(width)  # the pasted region (localisation)
+        self.seam = spot.BoundaryNet(width)  # the seam of the paste (the boundary detector's score, heat maps)
         self.cnn = spot.FaceNet(width)
         self.calibration = nn.ModuleDict({name: spot.Logistic(1) for name in spot.DETECTORS})
         self.info = dict(info or {})  # what it was trained on, kept in the file
@@ -46,12 +47,15 @@ class Spotter(nn.Module):
             raise FaceswapError("training the boundary detector needs the swapped region of each face (masks)")
         ok = ~np.isnan(train.spectra).any(1)
         self.frequency.fit(train.spectra[ok], train.label[ok])
-        losses = {"boundary": spot.fit_net(self.boundary, train.views, train.masks / 255.0, steps, seed=seed),
+        region, seam = spot.region_target(train.masks), spot.seam_target(train.masks)
+        losses = {"boundary": spot.fit_net(self.boundary, train.views, region, steps, seed=seed),
+                  "seam": spot.fit_net(self.seam, train.views, seam, steps, seed=seed + 2),
                   "cnn": spot.fit_net(self.cnn, train.views, train.label, steps, seed=seed + 1)}
         raw = self.raw_scores(train)
         for name in spot.DETECTORS:
             ok = ~np.isnan(raw[name])
-            self.calibration[name].fit(raw[name][ok, None], train.label[ok], l2=0.0)
+            # a little L2 keeps a score that separates the training faces perfectly from saturating at 0 and 1
+            self.calibration[name].fit(raw[name][ok, None], train.label[ok], l2=1e-2)
         self.info.update(faces=len(train), swapped=int(train.label.sum()), steps=steps, seed=seed)
         return losses
 
@@ -60,12 +64,10 @@ class Spotter(nn.Module):
         """Each detector's score of each face (higher = more likely swapped; NaN where it cannot tell)."""
         self.eval()
         x = spot.to_input(s.views)
-        maps = spot.boundary_maps(self.boundary, s.views).reshape(len(s), -1)
-        top = max(1, int(round(spot.TOP * maps.shape[1])))
         spectra = torch.as_tensor(np.nan_to_num(s.spectra), dtype=torch.float32)
         freq = self.frequency(spectra).numpy() if len(s) else np.zeros(0)
         freq[np.isnan(s.spectra).any(1)] = np.nan
-        return {"frequency": freq, "boundary": np.sort(maps, 1)[:, -top:].mean(1),
+        return {"frequency": freq, "boundary": spot.seam_scores(self.seam, s.views),
                 "cnn": np.concatenate([self.cnn(x[i:i + 256]).numpy() for i in range(0, len(s), 256)] or [np.zeros(0)]),
                 "flicker": np.log(np.asarray(s.flicker, np.float64) + 1e-3)}
 
@@ -136,7 +138,7 @@ def _largest(faces: list[detect.Face]) -> np.ndarray | None:
 
 
 def _heat(frame: np.ndarray, prob: np.ndarray | None, matrix: np.ndarray | None) -> np.ndarray:
-    """The frame with the boundary detector's map laid over it (red = pasted in)."""
+    """The frame with the boundary detector's seam map laid over it (red = the seam of a paste)."""
     import cv2
 
     out = frame.copy()
@@ -152,7 +154,7 @@ def scan(video: str | Path, spotter: Spotter, detector: str = "auto", *, heatmap
          max_frames: int | None = None, overwrite: bool = False, progress: bool = False) -> dict:
     """Score each frame of a video with every detector: the largest face of each frame is looked at (frames
     without one get no score). Returns per-frame probabilities, their medians and the verdict; with
-    `heatmap`, also writes a video of where the boundary detector sees a pasted face."""
+    `heatmap`, also writes a video of where the boundary detector sees the seam of a pasted face."""
     info = media.probe(video)
     if heatmap is not None and Path(heatmap).resolve() == Path(video).resolve():
         raise FaceswapError(f"{heatmap}: is the input; write the heatmap video to another file")
@@ -170,7 +172,7 @@ def scan(video: str | Path, spotter: Spotter, detector: str = "auto", *, heatmap
             if previous is not None and marks[0] is not None:  # flicker across the chunk boundary
                 s.flicker[0] = spot.flicker(previous, s.views[0])
             probs = spotter.probabilities(s) if len(s) else {}
-            maps = spot.boundary_maps(spotter.boundary, s.views) if writer is not None else None
+            maps = spot.boundary_maps(spotter.seam, s.views) if writer is not None else None
             k = 0
             for (i, t, frame), m in zip(chunk, marks):
                 row = {"frame": i, "time": round(t, 3), "face": m is not None}

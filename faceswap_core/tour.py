@@ -54,7 +54,7 @@ KNOBS: dict[str, str] = {
     "REPEATS": "seeds SEED, SEED + 1",
     "TRAIN_PAIR": "people (A, B) whose clips train the detectors", "TEST_PAIR": "people (A, B) whose clips test them",
     "CLIPS": "new clips per person", "LONG_STEPS": "training steps of the longer-trained swap model",
-    "DETECTOR_STEPS": "training steps of the two neural detectors",
+    "DETECTOR_STEPS": "training steps of the two neural detectors",  # (the boundary detector has two nets)
 }
 
 # A profile sets knobs for every chapter that has them (a notebook takes only the knobs its parameters

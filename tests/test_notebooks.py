@@ -226,7 +226,10 @@ def test_09_detectors_beat_chance_on_people_they_never_saw_and_marks_are_verifie
         assert base[name] > 0.75, (name, base)
     assert base["flicker"] > 0.55, base  # the weakest cue: it only compares frames with their neighbours
     assert all(0 <= v <= 1 for row in r["auc"].values() for v in row.values())
-    assert all(0.2 < v <= 1 for v in r["boundary_iou"].values()), r["boundary_iou"]  # it finds the pasted region
+    assert 0.2 < r["boundary_iou"]["base"] <= 1, r["boundary_iou"]  # it finds the pasted region, roughly
+    # ... but a fixed guess does better: the swapper pastes the same landmark-shaped region every time
+    assert all(v > 0.6 for v in r["boundary_iou_fixed_guess"].values()), r["boundary_iou_fixed_guess"]
+    assert set(r["xray_auc"]) == set(spotset.SETTINGS) and r["self_blends"] == 96
     # the recorded AUC is what the saved detector gives on the held-out clips
     model = spotter.load(ws / "detectors" / "spotter.safetensors")
     plan = spotset.Plan(clips=2, frames=24, faces=16, steps=30, long_steps=120, batch_size=8)

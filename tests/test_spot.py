@@ -90,6 +90,7 @@ def _tiny_samples(n=16, seed=0) -> spot.Samples:
     label = np.arange(n) % 2
     masks = np.zeros((n, spot.VIEW, spot.VIEW), np.uint8)
     masks[label == 1, 16:48, 16:48] = 255
+    masks = np.stack([cv2.GaussianBlur(m, (7, 7), 0) for m in masks])  # feathered, like a swap's blend weight
     views[label == 1, 16:48, 16:48] //= 4  # a darker pasted square
     spectra = rng.normal(size=(n, spot.BINS)).astype(np.float32) + label[:, None]
     return spot.Samples(views, spectra, rng.random(n).astype(np.float32) + label, label, masks)
