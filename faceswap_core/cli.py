@@ -7,6 +7,7 @@ import os
 import sys
 
 from .errors import FaceswapError
+from .workspace import detector_file, keys_dir
 
 TRAIN_FLAGS = {"batch_size": "batch_size", "lr": "lr", "seed": "seed", "masked": "masked", "ssim": "ssim_weight",
                "clip_grad": "clip_grad", "precision": "precision", "preview_every": "preview_every",
@@ -156,7 +157,7 @@ def _convert(args: argparse.Namespace) -> None:
     persons = swapper.model.persons
     source = next((p for p in persons if p != args.to), None)
     means = convert.person_means(args.workspace, source, args.to) if source and not args.no_identity else None
-    keys = os.path.join(args.workspace, "keys")
+    keys = keys_dir(args.workspace)
     identity = None if args.no_provenance else credentials.local_identity(keys)  # a damaged key fails before the work
     summary = convert.convert_video(args.input, args.out, swapper, start=args.start, end=args.end, identity_of=means,
                                     resize=args.resize, side_by_side=args.side_by_side,
@@ -174,8 +175,8 @@ def _verify(args: argparse.Namespace) -> int:
     from . import forensics, spotter
 
     model = spotter.load(args.model) if args.model else None  # a bad detector file is refused before any video
-    root = os.path.join(args.workspace, "keys", "root.pem")  # this workspace's test identity, if it has one
-    trust = open(root, "rb").read() if os.path.isfile(root) else None
+    root = keys_dir(args.workspace) / "root.pem"  # this workspace's test identity, if it has one
+    trust = root.read_bytes() if root.is_file() else None
     unmarked = 0
     for f in args.videos:
         result = forensics.verify(f, trust=trust)
@@ -197,7 +198,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _detect(args: argparse.Namespace) -> None:
     from . import spotter
 
-    model = spotter.load(args.model or os.path.join(args.workspace, "detectors", "spotter.safetensors"))
+    model = spotter.load(args.model or detector_file(args.workspace))
     result = spotter.scan(args.video, model, args.detector, heatmap=args.heatmap, max_frames=args.max_frames,
                           overwrite=args.overwrite, progress=True)
     print(spotter.describe(result))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import FaceswapError
-from .workspace import AtomicPath, lock, write_atomic
+from .workspace import AtomicPath, keys_dir, lock, write_atomic
 
 try:
     import c2pa
@@ -83,7 +83,7 @@ def _load(folder: Path) -> tuple[bytes, bytes, bytes]:
     return data[0], data[1], data[2]
 
 
-def local_identity(folder: str | os.PathLike = Path("data") / "keys") -> tuple[bytes, bytes, bytes]:
+def local_identity(folder: str | os.PathLike = keys_dir("data")) -> tuple[bytes, bytes, bytes]:
     """(chain_pem, key_pem, root_pem) of the local TEST signing identity kept in `folder` (``<workspace>/keys``),
     made on first use and reused after. It is a test identity that no one else trusts: a verifier reports its
     signature Valid (the file is as signed) but not Trusted unless given `root_pem` as a trust anchor. A real

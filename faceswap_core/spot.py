@@ -245,10 +245,17 @@ def fit_net(net: nn.Module, views: np.ndarray, target: np.ndarray, steps: int, b
 
 
 @torch.inference_mode()
+def net_outputs(net: nn.Module, views: np.ndarray, batch: int = 256) -> np.ndarray:
+    """A net's logits for (N, V, V, 3) uint8 views, `batch` views at a time: (N,) for a classifier, (N, V, V)
+    for a boundary net."""
+    if not len(views):
+        return np.zeros((0, VIEW, VIEW) if isinstance(net, BoundaryNet) else (0,), np.float32)
+    return np.concatenate([net(to_input(views[i:i + batch])).numpy() for i in range(0, len(views), batch)])
+
+
 def boundary_maps(net: BoundaryNet, views: np.ndarray) -> np.ndarray:
     """(N, V, V) probability of each pixel of each view: pasted in (a region net) or on a seam (a seam net)."""
-    return np.concatenate([torch.sigmoid(net(to_input(views[i:i + 256]))).numpy() for i in range(0, len(views), 256)]) \
-        if len(views) else np.zeros((0, VIEW, VIEW), np.float32)
+    return torch.sigmoid(torch.from_numpy(net_outputs(net, views))).numpy()
 
 
 def seam_scores(net: BoundaryNet, views: np.ndarray) -> np.ndarray:

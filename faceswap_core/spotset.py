@@ -28,8 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import detect, experiments, media, spot, swap, synth
-from .checkpoint import load_model
-from .workspace import write_atomic
+from .workspace import write_atomic, write_json
 
 SETTINGS = {  # name -> how its swapped clips are made
     "base": {"model": "short", "color": "lab", "blend": "feather", "crf": 20},
@@ -140,29 +139,32 @@ def build(workspace: str | Path, plan: Plan, progress: bool = False) -> list[Cli
             models[exp.key()] = experiments.load(exp, workspace)
         swapped, masks = swap_with_truth(models[exp.key()], c.target, c.truth, frames, how["color"], how["blend"])
         _write(c, swapped, how["crf"], masks)
-    (root / "plan.json").write_text(json.dumps(asdict(plan)))
+    write_json(root / "plan.json", asdict(plan))
     return clips
 
 
 def swap_with_truth(model, to: str, clip: Path, frames: np.ndarray, color: str = "lab",
                     blend: str = "feather") -> tuple[list[np.ndarray], np.ndarray]:
     """Swap every frame of a cast clip (faces from its truth) and keep the blend weight of every pixel."""
-    if not hasattr(model, "persons"):
-        model = load_model(model)
     sw = swap.Swapper(model, to, "truth", clip=clip, options=swap.SwapOptions(color=color, blend=blend), device="cpu")
     aligned = sw.prepare(list(frames), list(range(len(frames))))
     out, masks = [], np.zeros(frames.shape[:3], np.uint8)
     for k, (frame, faces, decoded) in enumerate(zip(frames, aligned, sw.run_model(aligned))):
         frame = frame.copy()
         for a, d in zip(faces, decoded):
-            parts: dict = {}
-            sw.blend(frame, a, d, parts)
-            if "alpha" in parts:
-                x0, y0, x1, y1 = parts["roi"]
-                weight = (parts["alpha"] * 255 + 0.5).astype(np.uint8)
-                masks[k, y0:y1, x0:x1] = np.maximum(masks[k, y0:y1, x0:x1], weight)
+            _paste(sw, frame, a, d, masks[k])
         out.append(frame)
     return out, masks
+
+
+def _paste(sw: swap.Swapper, frame: np.ndarray, aligned: swap.Aligned, face: np.ndarray, weight: np.ndarray) -> None:
+    """Blend `face` (a model-size crop) into `frame` as the swapper does, and keep the blend weight of each of
+    the frame's pixels in `weight` (uint8, the largest over the faces pasted)."""
+    parts: dict = {}
+    sw.blend(frame, aligned, face, parts)
+    if "alpha" in parts:
+        x0, y0, x1, y1 = parts["roi"]
+        np.maximum(weight[y0:y1, x0:x1], (parts["alpha"] * 255 + 0.5).astype(np.uint8), out=weight[y0:y1, x0:x1])
 
 
 def self_blends(workspace: str | Path, plan: Plan, split: str = "train") -> spot.Samples:
@@ -187,11 +189,7 @@ def self_blends(workspace: str | Path, plan: Plan, split: str = "train") -> spot
             face = loaded[k][1].detect(donor, j)[0]
             frame, target = frame.copy(), sw.find([frame], [i])[0]
             for t in target:
-                part: dict = {}
-                sw.blend(frame, sw.align(frame, t), sw.align(donor, face).crop, part)
-                if "alpha" in part:
-                    x0, y0, x1, y1 = part["roi"]
-                    masks[i, y0:y1, x0:x1] = (part["alpha"] * 255 + 0.5).astype(np.uint8)
+                _paste(sw, frame, sw.align(frame, t), sw.align(donor, face).crop, masks[i])
             out.append(frame)
         s = spot.faces_of(out, [m[:, :2] for m in truth.landmarks[:len(out)]], list(masks))
         s.label[:] = 1

@@ -10,8 +10,8 @@ verdict; it can write a heatmap video of where the boundary detector sees the se
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from . import align, detect, media, spot
+from . import align, detect, media, pipeline, spot
 from .errors import FaceswapError
 from .workspace import AtomicPath
 
@@ -63,12 +63,11 @@ class Spotter(nn.Module):
     def raw_scores(self, s: spot.Samples) -> dict[str, np.ndarray]:
         """Each detector's score of each face (higher = more likely swapped; NaN where it cannot tell)."""
         self.eval()
-        x = spot.to_input(s.views)
         spectra = torch.as_tensor(np.nan_to_num(s.spectra), dtype=torch.float32)
         freq = self.frequency(spectra).numpy() if len(s) else np.zeros(0)
         freq[np.isnan(s.spectra).any(1)] = np.nan
         return {"frequency": freq, "boundary": spot.seam_scores(self.seam, s.views),
-                "cnn": np.concatenate([self.cnn(x[i:i + 256]).numpy() for i in range(0, len(s), 256)] or [np.zeros(0)]),
+                "cnn": spot.net_outputs(self.cnn, s.views),
                 "flicker": np.log(np.asarray(s.flicker, np.float64) + 1e-3)}
 
     @torch.inference_mode()
@@ -165,7 +164,8 @@ def scan(video: str | Path, spotter: Spotter, detector: str = "auto", *, heatmap
     writer = media.VideoWriter(heatmap, info.fps, overwrite=overwrite) if heatmap is not None else None
     scored: list[dict] = []
     try:
-        for chunk in _chunks(media.iter_frames(video), max_frames):
+        numbered = ((i, t, f) for i, (t, f) in enumerate(itertools.islice(media.iter_frames(video), max_frames)))
+        for chunk in pipeline.chunked(numbered, CHUNK):
             frames = [f for _, _, f in chunk]
             marks = [_largest(fs) for fs in det.detect_batch(frames, [i for i, _, _ in chunk])]
             s = spot.faces_of(frames, marks)
@@ -198,19 +198,6 @@ def scan(video: str | Path, spotter: Spotter, detector: str = "auto", *, heatmap
             "detector": det.name, "heatmap": str(heatmap) if heatmap is not None else None,
             "verdict": f"{'swapped' if swapped else 'not swapped'} (median probability {medians['combined']:.2f} over "
                        f"{len(scored)} frames with a face; judged swapped at >= {VERDICT_AT})"}
-
-
-def _chunks(frames, max_frames: int | None) -> Iterator[list[tuple[int, float, np.ndarray]]]:
-    chunk = []
-    for i, (t, f) in enumerate(frames):
-        if max_frames is not None and i >= max_frames:
-            break
-        chunk.append((i, t, f))
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def describe(result: dict) -> str:

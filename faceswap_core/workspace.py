@@ -61,6 +61,16 @@ def outputs_dir(workspace: str | Path) -> Path:
     return Path(workspace) / "outputs"
 
 
+def keys_dir(workspace: str | Path) -> Path:
+    """Where the workspace's local test identity for signing Content Credentials lives."""
+    return Path(workspace) / "keys"
+
+
+def detector_file(workspace: str | Path) -> Path:
+    """The swap detector chapter 09 saves and `faceswap-core detect` reads by default."""
+    return Path(workspace) / "detectors" / "spotter.safetensors"
+
+
 # ------------------------------------------------------------------------------------------ atomic writes
 
 
@@ -175,5 +185,5 @@ def lock(folder: str | os.PathLike, what: str = "this folder", name: str = LOCK_
         os.close(fd)
 
 
-__all__ = ["IMAGE_SUFFIXES", "AtomicPath", "check_name", "clips_dir", "faces_dir", "lock", "model_dir", "model_name",
-           "outputs_dir", "remove_dead_temps", "usual_mode", "write_atomic", "write_json"]
+__all__ = ["IMAGE_SUFFIXES", "AtomicPath", "check_name", "clips_dir", "detector_file", "faces_dir", "keys_dir", "lock",
+           "model_dir", "model_name", "outputs_dir", "remove_dead_temps", "usual_mode", "write_atomic", "write_json"]
