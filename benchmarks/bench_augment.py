@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from faceswap_core import augment
+from faceswap_core.training import augment
 
 
 def reference_warp(img: np.ndarray, offsets: np.ndarray, size: int = 64, coverage: float = 0.625) -> tuple:

@@ -21,8 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from faceswap_core import convert, detect, media, swap, synth
-from faceswap_core.model import FaceSwapModel
+from faceswap_core import media, synth
+from faceswap_core.faces import detect
+from faceswap_core.provenance import labelling
+from faceswap_core.swapping import convert, swap
+from faceswap_core.training.model import FaceSwapModel
 
 
 def naive(source: Path, output: Path, swapper: swap.Swapper, fps: float) -> tuple[int, dict[str, float]]:
@@ -30,7 +33,7 @@ def naive(source: Path, output: Path, swapper: swap.Swapper, fps: float) -> tupl
     spent = dict.fromkeys(("decode", "detect+align", "model", "blend+label", "encode"), 0.0)
     n = 0
     track = swapper.start()  # detections of this video (when detecting every Nth frame)
-    with media.VideoWriter(output, fps, audio_from=source, overwrite=True, metadata=convert.PROVENANCE) as w:
+    with media.VideoWriter(output, fps, audio_from=source, overwrite=True, metadata=labelling.PROVENANCE) as w:
         frames = media.iter_frames(source)
         while True:
             t0 = time.perf_counter()
@@ -47,7 +50,7 @@ def naive(source: Path, output: Path, swapper: swap.Swapper, fps: float) -> tupl
             out = frame.copy()
             for a, d in zip(aligned, decoded):
                 swapper.blend(out, a, d)
-            convert.label_frame(out)
+            labelling.label_frame(out)
             t4 = time.perf_counter()
             w.write(out)
             t5 = time.perf_counter()

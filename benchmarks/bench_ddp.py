@@ -24,7 +24,7 @@ import torch
 
 
 def worker(args) -> None:
-    from faceswap_core import model, train
+    from faceswap_core.training import model, train
 
     dist = train.init_distributed()
     rank = torch.distributed.get_rank() if dist else 0

@@ -25,7 +25,8 @@ def main() -> None:
         os.environ["TORCH_HOME"] = str(tmp / "torch")
     import torch
 
-    from faceswap_core import align, detect, media, synth
+    from faceswap_core import media, synth
+    from faceswap_core.faces import align, detect
 
     if args.fan_random_weights:
         from face_alignment.detection.sfd.net_s3fd import s3fd

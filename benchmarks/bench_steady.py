@@ -15,7 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from faceswap_core import align, convert, detect, media, steady, swap, synth
+from faceswap_core import media, synth
+from faceswap_core.evaluation import truth_scores
+from faceswap_core.faces import align, detect, steady
+from faceswap_core.swapping import convert, swap
 
 COLUMNS = ("jitter_raw", "jitter_steady", "jitter_ratio", "lag_frames", "nme_raw", "nme_steady", "nme_exact",
            "turn_nme_raw", "turn_nme_steady")
@@ -77,7 +80,7 @@ class NoisyTruth(detect.Detector):
 
 def converted_flicker(clip: Path, tmp: Path, args) -> None:
     """Flicker of the converted face region (frame-to-frame change beyond the source's own), steadied or not."""
-    from faceswap_core.model import FaceSwapModel
+    from faceswap_core.training.model import FaceSwapModel
 
     model = args.model or FaceSwapModel.create("lite", ["ines", "tomas"], seed=0)
     truth = synth.load_truth(clip)
@@ -88,7 +91,7 @@ def converted_flicker(clip: Path, tmp: Path, args) -> None:
         sw = swap.Swapper(model, "tomas", NoisyTruth(clip, args.noise, args.shake),
                           options=swap.SwapOptions(color="none", steady=on))
         convert.convert_video(clip, tmp / f"flicker{on}.mp4", sw, progress=False, provenance=False, overwrite=True)
-        out[on] = steady.flicker(media.read_frames(tmp / f"flicker{on}.mp4")[0], right, masks)
+        out[on] = truth_scores.excess_flicker(media.read_frames(tmp / f"flicker{on}.mp4")[0], right, masks)
     print(f"converted face flicker beyond the true swap's own change (ines seed 3 as tomas, mean |frame_t - "
           f"frame_t-1| inside the face, 0-255): raw {out[False]:.2f}, steadied {out[True]:.2f}")
 

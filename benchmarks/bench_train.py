@@ -12,7 +12,7 @@ Run: .venv/bin/python benchmarks/bench_train.py [--skip-throughput] [--minutes 5
    measured in the same run: the ratio is the figure.
 2. time-to-quality, the headline figure: a lite model trained on the quick profile's data (150-frame cast
    clips of the pair rendered with --motion-seed, truth landmarks, 256 px crops) is scored every
-   --eval-seconds on a held-out probe that sweeps A's head across the whole turn (`metrics.sweep_probe`).
+   --eval-seconds on a held-out probe that sweeps A's head across the whole turn (`truth_probe.sweep_probe`).
    gain = (swap SSIM - no-swap SSIM) / (perfect-decoder SSIM - no-swap SSIM); printed against wall time
    (training only: scoring time is excluded) and steps, with the times to 50%, 70% and 80% of the gain.
 """
@@ -26,7 +26,10 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from faceswap_core import collect, faceset, metrics, model, train
+from faceswap_core import collect
+from faceswap_core.evaluation import truth_probe
+from faceswap_core.faces import faceset
+from faceswap_core.training import model, train
 
 
 def matmul_gflops(n: int = 2048, reps: int = 10) -> float:
@@ -69,7 +72,7 @@ def time_to_quality(args) -> dict:
     recs = collect.collect_many(sources, ws, frames=150, size=256, seed=2 * args.motion_seed)
     for p, r in recs.items():
         faceset.extract(r.path(ws, p), p, ws, detector="truth", size=256, progress=False)
-    probe = metrics.sweep_probe(ws, a, b, frames=24, seed=99)  # frames never trained on
+    probe = truth_probe.sweep_probe(ws, a, b, frames=24, seed=99)  # frames never trained on
     base, ceiling = probe.baseline()["ssim"], probe.ceiling()["ssim"]
     faces = train.load_faces(ws, [a, b])
     cfg = train.TrainConfig(batch_size=args.batch_size, lr=args.lr, masked=args.masked, ssim_weight=args.ssim,

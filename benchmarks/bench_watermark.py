@@ -1,11 +1,11 @@
-"""The invisible watermark (forensics.mark_frame): how visible, how fast, how robust, on cast clips.
+"""The invisible watermark (watermark.mark_frame): how visible, how fast, how robust, on cast clips.
 
 Run: .venv/bin/python benchmarks/bench_watermark.py [--frames N] [--size PX] [--hd-frames N] [--votes K]
 Per clip: PSNR of marked vs original frames, ms per frame to mark, and bit accuracy of the 32-bit payload
 read back (per frame: mean and lowest; voted: soft votes summed over `--votes` frames spread over the clip,
 as `verify` does) after: no change; one H.264 encode at CRF 28; that file decoded, resized to half size
 and encoded again at CRF 28. "unmarked" is the voted accuracy of the original frames (a fair coin per bit
-gives 0.5 +- 0.09); verify calls a mark found at >= forensics.FOUND_ACCURACY. Last, ms/frame at 720p of
+gives 0.5 +- 0.09); verify calls a mark found at >= watermark.FOUND_ACCURACY. Last, ms/frame at 720p of
 marking and reading beside the x264 encode that convert pays anyway.
 """
 
@@ -17,7 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceswap_core import forensics, media, synth
+from faceswap_core import media, synth
+from faceswap_core.provenance import watermark
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -33,10 +34,10 @@ def reencode(frames, path: Path, size=None) -> np.ndarray:
 
 def accuracy(frames, votes: int) -> tuple[float, float, float]:
     """(mean per frame, lowest per frame, voted over `votes` frames spread over the clip)."""
-    reads = [forensics.extract(f) for f in frames]
-    per = [forensics.bit_accuracy(r) for r in reads]
+    reads = [watermark.extract(f) for f in frames]
+    per = [watermark.bit_accuracy(r) for r in reads]
     picked = np.linspace(0, len(reads) - 1, min(votes, len(reads))).round().astype(int)
-    return float(np.mean(per)), float(np.min(per)), forensics.bit_accuracy(sum(reads[i] for i in picked))
+    return float(np.mean(per)), float(np.min(per)), watermark.bit_accuracy(sum(reads[i] for i in picked))
 
 
 def ms_per_frame(fn, frames, repeat: int = 3) -> float:
@@ -62,7 +63,7 @@ def main() -> None:
     clips["mei 2 (720p)"] = synth.render_clip(synth.CAST["mei"], args.hd_frames, tmp / "hd.mp4", size=(720, 1280),
                                               seed=2)
     print(f"{args.size}px cast clips of {args.frames} frames (and one 720p clip of {args.hd_frames}); payload "
-          f"{len(forensics.PAYLOAD)} bits, step {forensics.STEP:g}; bit accuracy as mean/lowest per frame | voted "
+          f"{len(watermark.PAYLOAD)} bits, step {watermark.STEP:g}; bit accuracy as mean/lowest per frame | voted "
           f"over {args.votes} frames")
     print(f"{'clip':<14}{'PSNR dB':>8}{'ms/fr':>7}{'no change':>20}{'CRF 28':>20}{'half + CRF 28':>20}{'unmarked':>10}")
     fmt = lambda a: f"{a[0]:.2f}/{a[1]:.2f} | {a[2]:.2f}"
@@ -70,8 +71,8 @@ def main() -> None:
     for label, clip in clips.items():
         frames = media.read_frames(clip)[0]
         h, w = frames.shape[1:3]
-        marked = [forensics.mark_frame(f) for f in frames]
-        ms = ms_per_frame(forensics.mark_frame, frames[:10], repeat=2)
+        marked = [watermark.mark_frame(f) for f in frames]
+        ms = ms_per_frame(watermark.mark_frame, frames[:10], repeat=2)
         crf28 = reencode(marked, tmp / "crf28.mp4")
         half = reencode(crf28, tmp / "half.mp4", (w // 4 * 2, h // 4 * 2))
         a_half = accuracy(half, args.votes)
@@ -79,12 +80,12 @@ def main() -> None:
         print(f"{label:<14}{np.mean([psnr(a, b) for a, b in zip(frames, marked)]):>8.1f}{ms:>7.1f}"
               f"{fmt(accuracy(marked, args.votes)):>20}{fmt(accuracy(crf28, args.votes)):>20}{fmt(a_half):>20}"
               f"{accuracy(frames, args.votes)[2]:>10.2f}")
-    print(f"half + CRF 28, voted: lowest {min(voted_half):.2f}; found (>= {forensics.FOUND_ACCURACY}) in "
-          f"{sum(v >= forensics.FOUND_ACCURACY for v in voted_half)} of {len(voted_half)} clips")
+    print(f"half + CRF 28, voted: lowest {min(voted_half):.2f}; found (>= {watermark.FOUND_ACCURACY}) in "
+          f"{sum(v >= watermark.FOUND_ACCURACY for v in voted_half)} of {len(voted_half)} clips")
 
     hd = media.read_frames(clips["mei 2 (720p)"], max_frames=10)[0]
-    mark = ms_per_frame(forensics.mark_frame, hd)
-    read = ms_per_frame(forensics.extract, hd)
+    mark = ms_per_frame(watermark.mark_frame, hd)
+    read = ms_per_frame(watermark.extract, hd)
     t0 = time.perf_counter()
     media.write_video(tmp / "enc.mp4", hd, 25.0, crf=20, preset="veryfast", overwrite=True)
     enc = (time.perf_counter() - t0) / len(hd) * 1000

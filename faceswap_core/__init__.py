@@ -1,24 +1,52 @@
-"""faceswap-lab's core: one module per stage of DeepFakes-style face swapping (see the notebooks).
+"""faceswap-lab's core: the stages of DeepFakes-style face swapping, one subpackage per stage, in the order
+of the chapters. Data flows one way, and so do the imports: a stage imports only the stages it points to
+here (a DAG; tests/test_layout.py checks every import, lazy ones included).
 
-Data flows one way, and so do the imports: a module imports only modules to its left in this order
-(tests/test_layout.py fails otherwise).
+    ground       errors, device, workspace (names, folders), files (atomic writes, locks), media (video and
+                 audio I/O), pipeline (threaded stages): used by every stage, importing no stage
+    synth/       the cast: identities, renderer, motion and voice, clips with their truth        ch. 01
+    collect      clips from URLs (yt-dlp), local files and the cast, with a manifest             ch. 01
+    faces/       detect, align, steady, landmark scores, identity (the recogniser), face sets,
+                 extraction, curation                                                            ch. 02
+    training/    augment (random transform and warp), model, losses, recipe, the trainer loop,
+                 checkpoint                                                                      ch. 03-04
+    provenance/  what marks a swap: visible label and tags, watermark, content credentials, verify  ch. 05, 09
+    swapping/    one frame (find, align, decode, blend), tracking between detections, a whole video  ch. 05
+    evaluation/  scores against the truth, the truth probe, the recogniser's verdict, claims,
+                 experiments                                                                     ch. 04-08
+    detection/   telling swaps from real faces: features, nets, data set, the saved swap detector   ch. 09
+    lab/         what only the notebooks need: viz, widgets, report, tour
+    cli          `faceswap-core <stage> ...` mirrors the notebooks
 
-    ground      errors, device, workspace (names, folders, atomic writes, locks), media (video/audio I/O)
-    the cast    synth.cast -> synth.geometry -> synth.raycast -> synth.motion -> synth.clips -> synth
-    stages      pipeline -> collect -> align -> dlibface -> detect -> steady -> identity -> faceset -> curate
-                -> augment -> metrics -> claims
-                -> model -> checkpoint -> train -> swap -> convert -> credentials -> forensics -> spot -> spotter
-    top         experiments -> spotset -> report -> viz -> widgets -> tour -> cli
+    synth ------------> ground
+    collect ----------> synth, ground
+    faces ------------> synth, ground
+    training ---------> faces, ground
+    provenance -------> ground
+    swapping ---------> training, faces, provenance, ground
+    evaluation -------> swapping, training, faces, synth, ground
+    detection --------> evaluation, swapping, faces, synth, ground
+    lab --------------> evaluation, training, faces, synth, ground
+    cli --------------> every stage
 """
 
 from .errors import FaceswapError
 
-MODULES = ("errors", "device", "workspace", "media",
-           "synth.cast", "synth.geometry", "synth.raycast", "synth.motion", "synth.clips", "synth",
-           "pipeline", "collect", "align", "dlibface", "detect", "steady", "identity", "faceset", "curate", "augment",
-           "metrics", "claims",
-           "model", "checkpoint", "train", "swap", "convert", "credentials", "forensics", "spot", "spotter",
-           "experiments", "spotset", "report", "viz", "widgets", "tour", "cli")
+GROUND = ("errors", "device", "workspace", "files", "media", "pipeline")
+STAGES: dict[str, tuple[str, ...]] = {  # stage -> the stages it may import (besides its own modules)
+    "ground": (),
+    "synth": ("ground",),
+    "collect": ("synth", "ground"),
+    "faces": ("synth", "ground"),
+    "training": ("faces", "ground"),
+    "provenance": ("ground",),
+    "swapping": ("training", "faces", "provenance", "ground"),
+    "evaluation": ("swapping", "training", "faces", "synth", "ground"),
+    "detection": ("evaluation", "swapping", "faces", "synth", "ground"),
+    "lab": ("evaluation", "training", "faces", "synth", "ground"),
+    "cli": ("lab", "detection", "evaluation", "swapping", "provenance", "training", "faces", "collect", "synth",
+            "ground"),
+}
 
 __version__ = "0.1.0"
-__all__ = ["MODULES", "FaceswapError", "__version__"]
+__all__ = ["GROUND", "STAGES", "FaceswapError", "__version__"]

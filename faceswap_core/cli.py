@@ -85,7 +85,7 @@ def _probe(args: argparse.Namespace) -> None:
 
 
 def _extract(args: argparse.Namespace) -> None:
-    from . import faceset
+    from .faces import faceset
 
     yaw = tuple(args.yaw_range) if args.yaw_range else None
     summary = faceset.extract(args.sources, args.person, args.workspace, detector=args.detector, size=args.size,
@@ -97,8 +97,10 @@ def _extract(args: argparse.Namespace) -> None:
 
 
 def _faces(args: argparse.Namespace) -> None:
-    from . import curate, faceset, viz
-    from .workspace import faces_dir, write_atomic
+    from .faces import curate, faceset
+    from .files import write_atomic
+    from .lab import viz
+    from .workspace import faces_dir
 
     fs = faceset.FaceSet(faces_dir(args.workspace, args.person))
     if args.prune >= len(fs):
@@ -114,8 +116,8 @@ def _faces(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from . import train
     from .device import pick_device
+    from .training import train
     from .workspace import model_dir
 
     pick_device(args.device)  # a device this machine lacks is refused before anything is loaded
@@ -147,7 +149,8 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _convert(args: argparse.Namespace) -> None:
-    from . import convert, credentials, forensics, swap
+    from .provenance import credentials, watermark
+    from .swapping import convert, swap
 
     convert.check_job(args.input, args.out, gif=args.gif, overwrite=args.overwrite, start=args.start, end=args.end,
                       resize=args.resize)  # before the model and the detector load
@@ -163,7 +166,7 @@ def _convert(args: argparse.Namespace) -> None:
                                     resize=args.resize, side_by_side=args.side_by_side,
                                     provenance=not args.no_provenance, overwrite=args.overwrite,
                                     gif=args.gif, gif_seconds=(args.gif_start, args.gif_start + args.gif_length),
-                                    mark=None if args.no_provenance else forensics.mark_frame)
+                                    mark=None if args.no_provenance else watermark.mark_frame)
     print(summary)
     if identity is not None:
         credentials.sign(args.out, parent=args.input, identity=identity)
@@ -172,19 +175,20 @@ def _convert(args: argparse.Namespace) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from . import forensics, spotter
+    from .detection import swap_detector
+    from .provenance import verifier
 
-    model = spotter.load(args.model) if args.model else None  # a bad detector file is refused before any video
+    model = swap_detector.load(args.model) if args.model else None  # a bad detector file is refused before any video
     root = keys_dir(args.workspace) / "root.pem"  # this workspace's test identity, if it has one
     trust = root.read_bytes() if root.is_file() else None
     unmarked = 0
     for f in args.videos:
-        result = forensics.verify(f, trust=trust)
-        print(forensics.describe(result))
+        result = verifier.verify(f, trust=trust)
+        print(verifier.describe(result))
         if model is None or result["found"]:
             continue
         try:
-            seen = spotter.scan(f, model, args.detector, max_frames=args.max_frames)
+            seen = swap_detector.scan(f, model, args.detector, max_frames=args.max_frames)
         except FaceswapError as e:  # no face: the detector cannot tell
             print(f"  swap detector: cannot tell ({e})")
             continue
@@ -196,16 +200,16 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _detect(args: argparse.Namespace) -> None:
-    from . import spotter
+    from .detection import swap_detector
 
-    model = spotter.load(args.model or detector_file(args.workspace))
-    result = spotter.scan(args.video, model, args.detector, heatmap=args.heatmap, max_frames=args.max_frames,
+    model = swap_detector.load(args.model or detector_file(args.workspace))
+    result = swap_detector.scan(args.video, model, args.detector, heatmap=args.heatmap, max_frames=args.max_frames,
                           overwrite=args.overwrite, progress=True)
-    print(spotter.describe(result))
+    print(swap_detector.describe(result))
 
 
 def _tour(args: argparse.Namespace) -> None:
-    from . import tour
+    from .lab import tour
 
     index = tour.run_tour(args.profile, args.workspace, args.notebooks or tour.NOTEBOOKS, only=args.only)
     print(f"report: {index}")
@@ -313,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     p = command("detect", _detect, "judge whether the faces of a video were swapped: per-frame scores and a verdict")
     p.add_argument("video", metavar="VIDEO")
     p.add_argument("--model", metavar="DETECTOR",
-                   help="a swap detector file (default: WORKSPACE/detectors/spotter.safetensors, saved by "
+                   help="a swap detector file (default: WORKSPACE/detectors/swap_detector.safetensors, saved by "
                         "chapter 09)")
     p.add_argument("--detector", default="auto", choices=DETECTORS, help="face detector")
     p.add_argument("--heatmap", metavar="OUT", help="also write a video (MP4) of where it sees the seam of a paste")

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from . import media, synth
 from .errors import FaceswapError
-from .workspace import LOCK_FILE, AtomicPath, clips_dir, lock, write_json
+from .files import LOCK_FILE, AtomicPath, lock, write_json
+from .workspace import clips_dir
 
 SYNTHETIC = "synthetic:"
 LICENCE_SYNTHETIC = "synthetic cast member made up by faceswap-lab: no real person is shown; free to use"

@@ -18,7 +18,7 @@ import av
 import numpy as np
 
 from .errors import FaceswapError
-from .workspace import AtomicPath
+from .files import AtomicPath
 
 
 @dataclass(frozen=True)

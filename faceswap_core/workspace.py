@@ -1,4 +1,4 @@
-"""The workspace: names, folder layout, atomic writes and writer locks. Every stage writes through here.
+"""The workspace: names and folder layout. Every stage finds its folders here (and writes through `files`).
 
 A workspace (``data/`` by default) holds ``clips/<person>/`` (chapter 01), ``faces/<person>/`` (02),
 ``models/<A>-<B>-<config>/`` (04), ``outputs/`` (05) and ``runs/`` (the tour). A name (person or model)
@@ -10,16 +10,8 @@ time holds a folder's `lock`.
 
 from __future__ import annotations
 
-import fcntl
-import glob
-import json
-import os
 import re
-import shutil
-import sys
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import FaceswapError
@@ -71,119 +63,4 @@ def detector_file(workspace: str | Path) -> Path:
     return Path(workspace) / "detectors" / "spotter.safetensors"
 
 
-# ------------------------------------------------------------------------------------------ atomic writes
-
-
-def usual_mode(path: str | os.PathLike) -> None:
-    """Give a file, or a folder and all it holds, the mode a plain write would (umask applied): temp names
-    made by mkstemp/mkdtemp (and safetensors' files) are private to their owner, which other users of a
-    shared workspace (a notebook server, a colleague) could not read once they are renamed into place."""
-    umask = os.umask(0)
-    os.umask(umask)
-    path = Path(path)
-    for p in [path, *(path.rglob("*") if path.is_dir() else ())]:
-        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~umask)
-
-
-class AtomicPath:
-    """A temporary path beside `final` (named with this process's pid) that replaces it only on `commit()`."""
-
-    def __init__(self, final: str | os.PathLike, overwrite: bool = False):
-        self.final = Path(final)
-        if self.final.exists() and not overwrite:
-            raise FaceswapError(f"{self.final}: already exists; choose another name or allow overwriting")
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        remove_dead_temps(self.final.parent, f".{glob.escape(self.final.stem)}.*.part-*{self.final.suffix}")
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.final.stem}.", suffix=f".part-{os.getpid()}{self.final.suffix}",
-                                   dir=self.final.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
-
-    def commit(self) -> Path:
-        usual_mode(self.tmp)  # mkstemp makes files private
-        os.replace(self.tmp, self.final)
-        return self.final
-
-    def discard(self) -> None:
-        self.tmp.unlink(missing_ok=True)
-
-
-def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
-    """Write text or bytes to `path` through a temp file and a rename (an existing file is replaced)."""
-    target = AtomicPath(path, overwrite=True)
-    try:
-        if isinstance(data, bytes):
-            target.tmp.write_bytes(data)
-        else:
-            target.tmp.write_text(data)
-        return target.commit()
-    except BaseException:
-        target.discard()
-        raise
-
-
-def write_json(path: str | os.PathLike, data, indent: int | None = None) -> Path:
-    """`write_atomic` of a JSON document."""
-    return write_atomic(path, json.dumps(data, indent=indent))
-
-
-# ------------------------------------------------------------------------------------------ locks
-
-LOCK_FILE = ".lock"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}  # photos a folder may hold
-
-
-def remove_dead_temps(folder: str | os.PathLike, pattern: str) -> list[Path]:
-    """Remove the temp files and folders matching `pattern` in `folder` whose writer (the pid their name
-    ends with) is no longer running: what a killed run left behind. Returns what was removed."""
-    removed = []
-    for p in Path(folder).glob(pattern) if Path(folder).is_dir() else []:
-        digits = re.search(r"(\d+)(\.[A-Za-z0-9]+)?$", p.name)
-        if digits is None or _running(int(digits.group(1))):
-            continue
-        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-        removed.append(p)
-    return removed
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextmanager
-def lock(folder: str | os.PathLike, what: str = "this folder", name: str = LOCK_FILE) -> Iterator[Path]:
-    """Hold the writer's lock of `folder` (an advisory ``flock`` on ``folder/.lock``) for the block.
-
-    A second writer is refused at once with one line naming the holder (pid and command); the lock of
-    a process that died is released by the system, so the next writer simply takes it.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
-            raise FaceswapError(f"{folder}: {what} is being written by {holder}; wait for it to finish "
-                                "(or stop it) and try again") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv)[:200]})".encode(), 0)
-        try:
-            yield path
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-__all__ = ["IMAGE_SUFFIXES", "AtomicPath", "check_name", "clips_dir", "detector_file", "faces_dir", "keys_dir", "lock",
-           "model_dir", "model_name", "outputs_dir", "remove_dead_temps", "usual_mode", "write_atomic", "write_json"]

@@ -44,8 +44,10 @@ def http_root(tmp_path):
 def trained_pair(tmp_path_factory):
     """A lite model trained briefly on cast face sets of ines and tomas: (workspace, model folder).
     Short, but long enough that decoder tomas draws tomas (tests of convert and the latent explorer)."""
-    from faceswap_core import faceset, synth, train
-    from faceswap_core.model import FaceSwapModel
+    from faceswap_core import synth
+    from faceswap_core.faces import faceset
+    from faceswap_core.training import train
+    from faceswap_core.training.model import FaceSwapModel
 
     ws = tmp_path_factory.mktemp("trained")
     for k, person in enumerate(("ines", "tomas")):
@@ -76,7 +78,8 @@ def clip(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def swapper(trained_pair, clip):
-    from faceswap_core import detect, swap
+    from faceswap_core.faces import detect
+    from faceswap_core.swapping import swap
 
     _, model_dir = trained_pair
     return swap.Swapper(model_dir, "tomas", detect.get_detector("truth", clip=clip),
@@ -85,7 +88,7 @@ def swapper(trained_pair, clip):
 
 def face_region(truth, i, shape, grow=0.35):
     """A generous region around frame i's face (the swap may touch only pixels inside it)."""
-    from faceswap_core import align
+    from faceswap_core.faces import align
 
     marks = truth.landmarks[i][:, :2]
     c = marks.mean(0)

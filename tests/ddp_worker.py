@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from faceswap_core import train
 from faceswap_core.errors import FaceswapError
-from faceswap_core.model import FaceSwapModel
+from faceswap_core.training import train
+from faceswap_core.training.model import FaceSwapModel
 
 
 def faces():

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from faceswap_core import align, synth
+from faceswap_core import synth
+from faceswap_core.faces import align
 
 
 def test_template_spans_the_unit_box_and_is_symmetric():

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from faceswap_core import workspace
+from faceswap_core import files
 
 BAR = re.compile(r"\d+%\||\d+(frame|step|it)?/s\]|\?(frame|step|it)/s\]")  # a progress bar on stderr
 LOCK = re.compile(r"(^|/)\.([\w-]+\.)?lock$")
@@ -126,9 +126,10 @@ def _detector_files(inp: Path) -> None:
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from faceswap_core import media, spotter
+    from faceswap_core import media
+    from faceswap_core.detection import swap_detector
 
-    good = spotter.Spotter(width=8).save(inp / "spotter.safetensors")
+    good = swap_detector.SwapDetector(width=8).save(inp / "swap_detector.safetensors")
     (inp / "cut.safetensors").write_bytes(good.read_bytes()[:400])
     with safe_open(str(good), framework="pt") as f:
         save_file({k: f.get_tensor(k) for k in f.keys()}, str(inp / "old.safetensors"),
@@ -160,7 +161,7 @@ ws = ["--workspace", "ws"]
 TRAIN = ["train", "--persons", "ines", "tomas", "--steps", "3", *ws]
 CONVERT = ["convert", CLIP, "--model", MODEL, "--to", "tomas", "--detector", "truth", "--min-size", "1"]
 EXTRACT = ["extract", CLIP, "--person", "newface", "--detector", "truth", "--min-size", "1", "--size", "64", *ws]
-DETECT = ["detect", CLIP, "--model", "in/spotter.safetensors", "--detector", "truth"]
+DETECT = ["detect", CLIP, "--model", "in/swap_detector.safetensors", "--detector", "truth"]
 COLLECT = ["collect", "synthetic:mei", "--person", "mei", "--frames", "8", "--size", "96", *ws]
 
 PROBES: dict[str, Probe] = {
@@ -283,12 +284,12 @@ PROBES: dict[str, Probe] = {
     "verify a text file": Probe(["verify", "in/notes.txt"], r"in/notes.txt: not a readable video"),
     "verify a missing file": Probe(["verify", "in/nothing.mp4"], r"in/nothing.mp4"),
     # detect (a swap detector of chapter 09) and verify with one
-    "detect a text file": Probe(["detect", "in/notes.txt", "--model", "in/spotter.safetensors"],
+    "detect a text file": Probe(["detect", "in/notes.txt", "--model", "in/swap_detector.safetensors"],
                                 r"in/notes.txt: not a readable video"),
     "detect missing detector": Probe([*DETECT[:3], "in/none.safetensors", *DETECT[4:]],
                                      r"in/none.safetensors: no such detector file"),
     "detect before chapter 09 saved one": Probe(["detect", CLIP, *ws],
-                                                r"ws/detectors/spotter.safetensors: no such detector file; train one"),
+                                                r"ws/detectors/swap_detector.safetensors: no such detector file; train one"),
     "detect damaged detector": Probe([*DETECT[:3], "in/cut.safetensors", *DETECT[4:]],
                                      r"in/cut.safetensors: not a readable detector file"),
     "detect detector of another version": Probe([*DETECT[:3], "in/old.safetensors", *DETECT[4:]],
@@ -296,7 +297,7 @@ PROBES: dict[str, Probe] = {
     "detect a checkpoint as detector": Probe(
         [*DETECT[:3], f"{MODEL}/checkpoints/step-0000002/model.safetensors", *DETECT[4:]],
         r"model.safetensors: not a faceswap-lab swap detector"),
-    "detect a video without a face": Probe(["detect", "in/grey.mp4", "--model", "in/spotter.safetensors", "--detector",
+    "detect a video without a face": Probe(["detect", "in/grey.mp4", "--model", "in/swap_detector.safetensors", "--detector",
                                             "cascade", "--heatmap", "ws/outputs/h.mp4"],
                                            r"in/grey.mp4: no face found in any of its 8 frames; no verdict"),
     "detect heatmap over an output": Probe([*DETECT, "--heatmap", "ws/outputs/a.mp4"],
@@ -331,7 +332,7 @@ def _prepare(name: str, base: Path):
     folder, what, lock_name = {"lock clips": (base / "ws/clips/ines", "the clips of ines", ".lock"),
                                "lock faces": (base / "ws/faces", "the face set of newface", ".newface.lock"),
                                "lock model": (base / MODEL, "the model ines-tomas-lite", ".lock")}[name]
-    held = workspace.lock(folder, what, name=lock_name)
+    held = files.lock(folder, what, name=lock_name)
     held.__enter__()
     return lambda: held.__exit__(None, None, None)
 

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from faceswap_core import tour
+from faceswap_core.lab import tour
 
 pytestmark = pytest.mark.browser
 

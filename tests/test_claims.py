@@ -2,7 +2,7 @@
 
 import pytest
 
-from faceswap_core import claims
+from faceswap_core.evaluation import claims
 
 
 def _bins(front: float, mid: float, profile: float, n: int = 5) -> list[dict]:

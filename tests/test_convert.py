@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from conftest import face_region
 
-from faceswap_core import FaceswapError, cli, convert, detect, media, metrics, swap, synth
+from faceswap_core import FaceswapError, cli, media, synth
+from faceswap_core.evaluation import truth_scores
+from faceswap_core.faces import detect
+from faceswap_core.swapping import convert, swap
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +63,7 @@ def test_pixels_outside_the_face_are_unchanged(clip, converted, tmp_path):
 def test_swapped_face_is_closer_to_the_truth_than_the_source_face(clip, converted):
     out, _ = converted
     b, _ = media.read_frames(out)
-    err = metrics.frame_errors(clip, b, "tomas")  # masked L1 in the face core against tomas rendered there
+    err = truth_scores.frame_errors(clip, b, "tomas")  # masked L1 in the face core against tomas rendered there
     assert len(err["yaw"]) == 30
     assert err["swap_l1"].mean() < 0.9 * err["source_l1"].mean(), (err["swap_l1"].mean(), err["source_l1"].mean())
     assert err["identity"].mean() > 0  # nearer to tomas's truth than to the ines it replaced
@@ -180,7 +183,7 @@ def test_cli_convert_and_its_errors(clip, trained_pair, tmp_path, capsys):
 def test_identity_score_of_the_swap_moves_the_faces_from_the_source_towards_the_target(clip, trained_pair, tmp_path):
     """On sampled frames, the swapped faces move away from A's face set towards B's (dlib's embeddings; the
     CLI prints it in its summary)."""
-    from faceswap_core import identity
+    from faceswap_core.faces import identity
 
     ws, model_dir = trained_pair
     means = convert.person_means(ws, "ines", "tomas")
@@ -201,7 +204,7 @@ def test_identity_score_of_the_swap_moves_the_faces_from_the_source_towards_the_
 def test_a_phone_clip_stored_sideways_is_found_and_converted_upright(tmp_path):
     """A clip whose frames are stored turned, with a display matrix that turns them back (a phone held
     upright): the detector sees upright faces and the output plays upright without a display matrix."""
-    from faceswap_core.model import FaceSwapModel
+    from faceswap_core.training.model import FaceSwapModel
 
     upright = [synth.render(synth.CAST["ines"], synth.Condition(yaw=5 * k, mouth_open=0.1 * k), (192, 144)).frame
                for k in range(6)]

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceswap_core import FaceswapError, credentials, media
+from faceswap_core import FaceswapError, media
+from faceswap_core.provenance import credentials
 
 SWAPPED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 

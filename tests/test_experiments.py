@@ -6,16 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from faceswap_core import FaceswapError, claims, experiments, metrics, model, synth
+from faceswap_core import FaceswapError, synth
+from faceswap_core.evaluation import claims, experiments, truth_scores
+from faceswap_core.training import model
 
 
 def test_identity_score_is_plus_one_for_the_truth_and_minus_one_for_the_source():
     rng = torch.Generator().manual_seed(0)
     src, tru = torch.rand(1, 3, 16, 16, generator=rng), torch.rand(1, 3, 16, 16, generator=rng)
     m = torch.ones(1, 1, 16, 16)
-    assert metrics.identity_score(tru, src, tru, m) == pytest.approx(1.0)
-    assert metrics.identity_score(src, src, tru, m) == pytest.approx(-1.0)
-    assert metrics.identity_score((src + tru) / 2, src, tru, m) == pytest.approx(0.0, abs=1e-6)
+    assert truth_scores.l1_toward_target(tru, src, tru, m) == pytest.approx(1.0)
+    assert truth_scores.l1_toward_target(src, src, tru, m) == pytest.approx(-1.0)
+    assert truth_scores.l1_toward_target((src + tru) / 2, src, tru, m) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_the_right_person_scores_better_than_the_wrong_one_against_the_truth(cast_clip):
@@ -24,11 +26,11 @@ def test_the_right_person_scores_better_than_the_wrong_one_against_the_truth(cas
     i = 5
     right = synth.swap_truth(synth.CAST["tomas"], truth, i)
     wrong = synth.swap_truth(synth.CAST["kofi"], truth, i)
-    region = metrics.frame_region(truth.landmarks[i], right.mask)
+    region = truth_scores.frame_region(truth.landmarks[i], right.mask)
     t = lambda img: torch.from_numpy(img[None]).permute(0, 3, 1, 2).float() / 255  # noqa: E731
     m = torch.from_numpy(region[None, None].astype(np.float32))
-    perfect = metrics.scores(t(right.frame), t(right.frame), m)
-    worse = metrics.scores(t(wrong.frame), t(right.frame), m)
+    perfect = truth_scores.scores(t(right.frame), t(right.frame), m)
+    worse = truth_scores.scores(t(wrong.frame), t(right.frame), m)
     assert perfect["ssim"] == pytest.approx(1.0, abs=1e-5) and perfect["l1"] == 0
     assert worse["ssim"] < 0.9 and worse["l1"] > 0.02 and worse["psnr"] < perfect["psnr"]
 
@@ -38,18 +40,18 @@ def test_frame_errors_against_constructed_swaps(cast_clip):
     truth = synth.load_truth(cast_clip)
     idx = np.array([0, 10, 20])
     perfect = np.stack([synth.swap_truth(synth.CAST["tomas"], truth, int(i)).frame for i in idx])
-    e = metrics.frame_errors(cast_clip, perfect, "tomas", idx)
+    e = truth_scores.frame_errors(cast_clip, perfect, "tomas", idx)
     assert np.allclose(e["swap_l1"], 0) and np.allclose(e["identity"], 1)
     assert np.all(e["source_l1"] > 0.02) and np.allclose(e["yaw"], [truth.conditions[i].yaw for i in idx])
     from faceswap_core import media
 
     frames, _ = media.read_frames(cast_clip)
-    e = metrics.frame_errors(cast_clip, frames[idx], "tomas", idx)
+    e = truth_scores.frame_errors(cast_clip, frames[idx], "tomas", idx)
     assert np.allclose(e["swap_l1"], e["source_l1"]) and np.allclose(e["identity"], -1)
 
 
 def test_by_yaw_bins_absolute_yaw():
-    rows = metrics.by_yaw(np.array([-80, -10, 5, 20, 89.9, 90]), np.array([1, 2, 4, 6, 8, 10.0]), (0, 30, 60, 90))
+    rows = truth_scores.by_yaw(np.array([-80, -10, 5, 20, 89.9, 90]), np.array([1, 2, 4, 6, 8, 10.0]), (0, 30, 60, 90))
     assert rows == [{"yaw": "0-30", "n": 3, "mean": 4.0}, {"yaw": "30-60", "n": 0, "mean": None},
                     {"yaw": "60-90", "n": 3, "mean": pytest.approx(19 / 3)}]
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from faceswap_core import FaceswapError, align, faceset, synth
+from faceswap_core import FaceswapError, synth
+from faceswap_core.faces import align, faceset
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from faceswap_core import FaceswapError, convert, forensics, media, synth
+from faceswap_core import FaceswapError, media, synth
+from faceswap_core.provenance import labelling, verifier, watermark
 
 FRAMES, SIZE = 10, 256
 
@@ -22,9 +23,9 @@ def marked(plain):
     """The clip as convert marks it: provenance tag, visible label, watermark (then H.264 at the default CRF)."""
     path, frames = plain
     out = path.with_name("marked.mp4")
-    with media.VideoWriter(out, 25.0, metadata=convert.PROVENANCE) as w:
+    with media.VideoWriter(out, 25.0, metadata=labelling.PROVENANCE) as w:
         for f in frames:
-            w.write(forensics.mark_frame(convert.label_frame(f.copy())))
+            w.write(watermark.mark_frame(labelling.label_frame(f.copy())))
     return out
 
 
@@ -36,51 +37,51 @@ def _reencode(frames, path, size=None):
 
 
 def _voted(frames) -> float:
-    return forensics.bit_accuracy(sum(forensics.extract(f) for f in frames))
+    return watermark.bit_accuracy(sum(watermark.extract(f) for f in frames))
 
 
 def test_watermark_is_faint_and_survives_crf28_and_a_half_size_resize(plain, tmp_path):
     _, frames = plain
-    marked = [forensics.mark_frame(f) for f in frames]
+    marked = [watermark.mark_frame(f) for f in frames]
     mse = np.mean([(a.astype(float) - b) ** 2 for a, b in zip(frames, marked)])
     assert 10 * np.log10(255 ** 2 / mse) > 38  # PSNR: the change is small
-    assert min(forensics.bit_accuracy(forensics.extract(f)) for f in marked) == 1.0
+    assert min(watermark.bit_accuracy(watermark.extract(f)) for f in marked) == 1.0
     crf28 = _reencode(marked, tmp_path / "crf28.mp4")
     assert _voted(crf28) == 1.0
     half = _reencode(crf28, tmp_path / "half.mp4", (SIZE // 2, SIZE // 2))  # 256 -> CRF 28 -> 128 -> CRF 28
     # verify's own threshold (<= 4 of 32 bits wrong, ~1e-5 by chance); 15 cast clips measure 0.97-1.0 here
-    assert _voted(half) >= forensics.FOUND_ACCURACY
-    assert np.mean([forensics.bit_accuracy(forensics.extract(f)) for f in half]) >= 0.9  # measured 0.96-1.0
+    assert _voted(half) >= watermark.FOUND_ACCURACY
+    assert np.mean([watermark.bit_accuracy(watermark.extract(f)) for f in half]) >= 0.9  # measured 0.96-1.0
 
 
 def test_unmarked_frames_do_not_read_as_marked(plain):
     _, frames = plain
     assert _voted(frames) < 0.75  # a fair coin per bit: 0.5 +- 0.09
     flat = np.full((SIZE, SIZE, 3), 128, np.uint8)  # no content at all: the keyed dither decides
-    assert forensics.bit_accuracy(forensics.extract(flat)) < 0.75
-    other = [forensics.embed(f, 1 - np.array(forensics.PAYLOAD)) for f in frames[:3]]  # every bit flipped
+    assert watermark.bit_accuracy(watermark.extract(flat)) < 0.75
+    other = [watermark.embed(f, 1 - np.array(watermark.PAYLOAD)) for f in frames[:3]]  # every bit flipped
     assert _voted(other) == 0.0
 
 
 def test_verify_finds_tag_label_and_watermark_on_a_marked_clip(marked):
-    result = forensics.verify(marked)
+    result = verifier.verify(marked)
     assert result["tag"]["found"] and result["label"]["found"] and result["watermark"]["found"]
     assert result["watermark"]["bit_accuracy"] == 1.0 and result["frames_checked"] == FRAMES
     assert result["verdict"].startswith("synthetic: faces replaced by faceswap-lab")
-    assert "watermark found" in forensics.describe(result)
+    assert "watermark found" in verifier.describe(result)
 
 
 def test_verify_keeps_the_watermark_and_label_when_the_tag_is_gone(marked, tmp_path):
     half = tmp_path / "half.mp4"
     _reencode(media.read_frames(marked)[0], half, (SIZE // 2, SIZE // 2))  # a re-encode drops the metadata
-    result = forensics.verify(half)
+    result = verifier.verify(half)
     assert not result["tag"]["found"]
     assert result["watermark"]["found"] and result["label"]["found"]
     assert result["verdict"].startswith("synthetic")
 
 
 def test_verify_finds_no_mark_on_a_plain_cast_clip(plain):
-    result = forensics.verify(plain[0])
+    result = verifier.verify(plain[0])
     assert not (result["tag"]["found"] or result["label"]["found"] or result["watermark"]["found"])
     assert result["label"]["score"] < 0.3 and result["watermark"]["bit_accuracy"] < 0.75
     assert result["verdict"].startswith("no faceswap-lab mark found")
@@ -90,47 +91,47 @@ def test_bad_input_is_one_line(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a video\n")
     frame = np.zeros((SIZE, SIZE, 3), np.uint8)
-    for call, words in ((lambda: forensics.verify(text), "notes.txt"),
-                        (lambda: forensics.embed(frame, [1] * 65), "too long"),
-                        (lambda: forensics.mark_frame(frame[:32, :32]), "too small"),
-                        (lambda: forensics.mark_frame(frame.astype(np.float32)), "uint8")):
+    for call, words in ((lambda: verifier.verify(text), "notes.txt"),
+                        (lambda: watermark.embed(frame, [1] * 65), "too long"),
+                        (lambda: watermark.mark_frame(frame[:32, :32]), "too small"),
+                        (lambda: watermark.mark_frame(frame.astype(np.float32)), "uint8")):
         with pytest.raises(FaceswapError) as e:
             call()
         assert words in str(e.value) and "\n" not in str(e.value)
-    assert forensics.capacity(frame.shape) == 64 and forensics.capacity((32, 32, 3)) == 0
+    assert watermark.capacity(frame.shape) == 64 and watermark.capacity((32, 32, 3)) == 0
 
 
 def test_verify_reports_content_credentials_and_counts_them(marked, tmp_path):
-    from faceswap_core import credentials
+    from faceswap_core.provenance import credentials
 
     signed = tmp_path / "signed.mp4"
     signed.write_bytes(marked.read_bytes())
     chain, key, root = credentials.local_identity(tmp_path / "keys")
     credentials.sign(signed, parent=marked, identity=(chain, key, root))
-    result = forensics.verify(signed, trust=root)
+    result = verifier.verify(signed, trust=root)
     assert result["credentials"]["state"] == "Trusted" and result["credentials"]["says_swapped"]
     assert result["verdict"].endswith("(found: watermark, label, tag, credentials)")
-    text = forensics.describe(result)
+    text = verifier.describe(result)
     assert "content credentials found: Trusted, says: faces replaced by face swapping, signed by faceswap-lab" in text
-    untrusted = forensics.verify(signed)
+    untrusted = verifier.verify(signed)
     assert untrusted["credentials"]["state"] == "Valid" and "credentials" in untrusted["verdict"]
-    unsigned = forensics.verify(marked)
+    unsigned = verifier.verify(marked)
     assert not unsigned["credentials"]["found"] and "credentials" not in unsigned["verdict"]
-    assert "content credentials not found" in forensics.describe(unsigned)
+    assert "content credentials not found" in verifier.describe(unsigned)
 
 
 def test_verify_counts_credentials_alone_as_a_mark_but_not_after_an_edit(plain, tmp_path):
-    from faceswap_core import credentials
+    from faceswap_core.provenance import credentials
 
     signed = tmp_path / "signed.mp4"
     signed.write_bytes(plain[0].read_bytes())
     credentials.sign(signed, parent=plain[0], identity=credentials.local_identity(tmp_path / "keys"))
-    result = forensics.verify(signed)
+    result = verifier.verify(signed)
     assert not (result["tag"]["found"] or result["label"]["found"] or result["watermark"]["found"])
     assert result["verdict"] == "synthetic: faces replaced by face swapping (found: credentials)"
     data = bytearray(signed.read_bytes())
     data[data.index(b"mdat") + 200] ^= 0xFF  # one byte of the video changed after signing
     signed.write_bytes(bytes(data))
-    edited = forensics.verify(signed)
+    edited = verifier.verify(signed)
     assert edited["credentials"]["state"] == "Invalid" and edited["verdict"].startswith("no faceswap-lab mark")
-    assert "content credentials found: Invalid" in forensics.describe(edited)
+    assert "content credentials found: Invalid" in verifier.describe(edited)

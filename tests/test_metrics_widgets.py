@@ -2,17 +2,18 @@ import numpy as np
 import pytest
 import torch
 
-from faceswap_core import metrics, synth
-from faceswap_core.widgets import WarpExplorer
+from faceswap_core import synth
+from faceswap_core.evaluation import truth_probe, truth_scores
+from faceswap_core.lab.widgets import WarpExplorer
 
 
 def test_identical_images_score_perfect_and_noise_scores_worse():
     a = torch.rand(2, 3, 32, 32)
     m = torch.ones(2, 1, 32, 32)
-    s = metrics.scores(a, a, m)
+    s = truth_scores.scores(a, a, m)
     assert abs(s["ssim"] - 1) < 1e-5 and s["l1"] == 0 and s["psnr"] >= 99
     noisy = (a + 0.1 * torch.randn_like(a)).clamp(0, 1)
-    t = metrics.scores(noisy, a, m)
+    t = truth_scores.scores(noisy, a, m)
     assert t["ssim"] < 0.99 and t["psnr"] < 30 and t["l1"] > 0
 
 
@@ -22,20 +23,20 @@ def test_mask_limits_the_comparison():
     b[..., :16] = 0  # differs only on the left half
     right = torch.zeros(1, 1, 32, 32)
     right[..., 16:] = 1
-    assert metrics.masked_l1(a, b, right) == 0
-    assert metrics.masked_l1(a, b, 1 - right) > 0.1
+    assert truth_scores.masked_l1(a, b, right) == 0
+    assert truth_scores.masked_l1(a, b, 1 - right) > 0.1
 
 
 def test_probe_truth_is_the_right_person(cast_clip):
     """The truth of a swap into tomas looks like tomas; ines's own face is further from it."""
-    probe = metrics.SwapProbe.from_clip(cast_clip, "tomas", n=6)
+    probe = truth_probe.TruthProbe.from_clip(cast_clip, "tomas", n=6)
     assert probe.source.shape == probe.truth.shape == (6, 3, 64, 64) and probe.mask.mean() > 0.3
-    own = metrics.SwapProbe.from_clip(cast_clip, "ines", n=6)
+    own = truth_probe.TruthProbe.from_clip(cast_clip, "ines", n=6)
     # the "truth" of ines into ines is ines herself: near perfect (only codec noise)
-    assert metrics.scores(own.source, own.truth, own.mask)["psnr"] > 28
+    assert truth_scores.scores(own.source, own.truth, own.mask)["psnr"] > 28
     wrong = probe.baseline()
     assert probe.ceiling()["ssim"] > wrong["ssim"]  # a perfect decoder beats doing nothing
-    assert wrong["ssim"] < metrics.scores(own.source, own.truth, own.mask)["ssim"]
+    assert wrong["ssim"] < truth_scores.scores(own.source, own.truth, own.mask)["ssim"]
     assert wrong["l1"] > 0.03
 
 
@@ -52,7 +53,10 @@ def test_warp_explorer_update_changes_with_sliders():
 
 @pytest.fixture(scope="module")
 def explorer(trained_pair):
-    from faceswap_core import checkpoint, faceset, widgets, workspace
+    from faceswap_core import workspace
+    from faceswap_core.faces import faceset
+    from faceswap_core.lab import widgets
+    from faceswap_core.training import checkpoint
 
     ws, model_dir = trained_pair
     model = checkpoint.load_model(model_dir)

@@ -10,8 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceswap_core import claims, forensics, media, spot, spotset, spotter, tour
-from faceswap_core.report import read_results
+from faceswap_core import media
+from faceswap_core.detection import dataset, measures, swap_detector
+from faceswap_core.evaluation import claims
+from faceswap_core.lab import tour
+from faceswap_core.lab.report import read_results
+from faceswap_core.provenance import watermark
 
 CHAPTERS = tour.chapters()
 
@@ -218,7 +222,7 @@ def test_09_detectors_beat_chance_on_people_they_never_saw_and_marks_are_verifie
     r = read_results(run / "09_spot_the_swap.ipynb")
     assert r["leaks"] == {"persons": [], "clips": []}
     assert r["faces"] == {"train": {"real": 96, "swap": 96}, "test": {"real": 192, "swap": 384}}  # 2 clips x 24
-    assert set(r["auc"]) == set(spotset.SETTINGS)
+    assert set(r["auc"]) == set(dataset.SETTINGS)
     base = r["auc"]["base"]
     # held-out: 96 real and 96 swapped faces of two people never trained on. A coin's AUC spreads by ~0.04
     # over that many independent faces (more, as faces of a clip are alike): 0.75 is far beyond it.
@@ -229,13 +233,13 @@ def test_09_detectors_beat_chance_on_people_they_never_saw_and_marks_are_verifie
     assert 0.2 < r["boundary_iou"]["base"] <= 1, r["boundary_iou"]  # it finds the pasted region, roughly
     # ... but a fixed guess does better: the swapper pastes the same landmark-shaped region every time
     assert all(v > 0.6 for v in r["boundary_iou_fixed_guess"].values()), r["boundary_iou_fixed_guess"]
-    assert set(r["xray_auc"]) == set(spotset.SETTINGS) and r["self_blends"] == 96
+    assert set(r["xray_auc"]) == set(dataset.SETTINGS) and r["self_blends"] == 96
     # the recorded AUC is what the saved detector gives on the held-out clips
-    model = spotter.load(ws / "detectors" / "spotter.safetensors")
-    plan = spotset.Plan(clips=2, frames=24, faces=16, steps=30, long_steps=120, batch_size=8)
+    model = swap_detector.load(ws / "detectors" / "swap_detector.safetensors")
+    plan = dataset.Plan(clips=2, frames=24, faces=16, steps=30, long_steps=120, batch_size=8)
     assert plan.key() == r["plan"]
-    held = spotset.test_set(spotset.samples(spotset.plan_clips(ws, plan)), "base")
-    assert spot.auc(np.nan_to_num(model.probabilities(held)["combined"], nan=0.5), held.label) == \
+    held = dataset.test_set(dataset.samples(dataset.plan_clips(ws, plan)), "base")
+    assert measures.auc(np.nan_to_num(model.probabilities(held)["combined"], nan=0.5), held.label) == \
         pytest.approx(base["combined"], abs=1e-3)
     assert r["scan"]["swap"]["swapped"] and not r["scan"]["real"]["swapped"]
     # the marks: every one on the conversion, the watermark (alone with the label) after half size + CRF 28,
@@ -243,8 +247,8 @@ def test_09_detectors_beat_chance_on_people_they_never_saw_and_marks_are_verifie
     conversion, copy, source = (r["watermark"][k] for k in ("conversion", "re-encoded copy (half size, CRF 28)",
                                                             "source clip"))
     assert conversion["found"] and conversion["bit_accuracy"] >= 0.95
-    assert copy["found"] and copy["bit_accuracy"] >= forensics.FOUND_ACCURACY
-    assert not source["found"] and source["bit_accuracy"] < forensics.FOUND_ACCURACY
+    assert copy["found"] and copy["bit_accuracy"] >= watermark.FOUND_ACCURACY
+    assert not source["found"] and source["bit_accuracy"] < watermark.FOUND_ACCURACY
     assert r["credentials"] == {"conversion": "Trusted", "re-encoded copy (half size, CRF 28)": None,
                                 "source clip": None}
 
@@ -252,7 +256,7 @@ def test_09_detectors_beat_chance_on_people_they_never_saw_and_marks_are_verifie
 @pytest.mark.notebook
 def test_detect_and_verify_commands_on_chapter_09s_detector(ci_run, tmp_path):
     ws, run = ci_run
-    model = ws / "detectors" / "spotter.safetensors"
+    model = ws / "detectors" / "swap_detector.safetensors"
     (folder,) = (ws / "experiments" / "spot").iterdir()
     swapped, real = folder / "base" / "kofi-0-to-mei.mp4", folder / "base" / "kofi-0-real.mp4"
 

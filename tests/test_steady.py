@@ -7,7 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from faceswap_core import detect, faceset, media, steady, swap, synth
+from faceswap_core import media, synth
+from faceswap_core.evaluation import truth_scores
+from faceswap_core.faces import detect, faceset, steady
+from faceswap_core.swapping import swap
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +120,7 @@ def test_several_faces_are_kept_apart(clips):
 
 
 def test_a_swappers_video_track_steadies_and_single_frames_are_untouched(clips):
-    from faceswap_core.model import FaceSwapModel
+    from faceswap_core.training.model import FaceSwapModel
 
     det = NoisyTruth(clips[0])
     frames = [np.zeros((8, 8, 3), np.uint8)] * 30  # the noisy truth needs only the index
@@ -181,5 +184,5 @@ def test_the_measures_on_constructed_inputs():
     frames[1::2, 2:8, 2:8] = 30
     masks = np.zeros((4, 10, 10), bool)
     masks[:, 2:8, 2:8] = True
-    assert steady.flicker(frames, np.zeros_like(frames), masks) == pytest.approx(30.0)
-    assert steady.flicker(frames, frames, masks) == 0.0
+    assert truth_scores.excess_flicker(frames, np.zeros_like(frames), masks) == pytest.approx(30.0)
+    assert truth_scores.excess_flicker(frames, frames, masks) == 0.0

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 from conftest import face_region
 
-from faceswap_core import FaceswapError, checkpoint, detect, media, metrics, swap, synth
+from faceswap_core import FaceswapError, media, synth
+from faceswap_core.faces import detect, landmark_scores
+from faceswap_core.swapping import swap
+from faceswap_core.training import checkpoint
 
 
 def test_stages_and_explain(clip, swapper):
@@ -56,7 +59,7 @@ def test_checkpoint_of_the_model_loads_with_its_training_coverage(trained_pair, 
     (here one that is not the default), unless the caller gives another."""
     import shutil
 
-    from faceswap_core.align import CORE
+    from faceswap_core.faces.align import CORE
 
     model_dir = shutil.copytree(trained_pair[1], tmp_path / "model")
     state_file = checkpoint.latest(model_dir) / "state.json"
@@ -88,7 +91,7 @@ def test_detecting_every_nth_frame_interpolates_the_landmarks_in_between(clip):
             calls.append(index)
             return truth.detect(frame, index)
 
-    from faceswap_core.model import FaceSwapModel
+    from faceswap_core.training.model import FaceSwapModel
 
     sw = swap.Swapper(FaceSwapModel.create("lite", ["ines", "tomas"]), "tomas", Counting(),
                          options=swap.SwapOptions(detect_every=4))
@@ -159,4 +162,4 @@ def test_between_sparse_detections_dlib_places_fresh_landmarks_in_the_moved_box(
         again = det.landmarks_in(frames[i], [(f.box, f.score)])[0]
         assert np.allclose(f.landmarks, again.landmarks)  # placed on this frame, not averaged
         marks = truth.landmarks[i]
-        assert metrics.nme(f.landmarks, marks, marks[:, 2] > 0.5) < 0.15
+        assert landmark_scores.nme(f.landmarks, marks, marks[:, 2] > 0.5) < 0.15

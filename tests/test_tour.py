@@ -8,7 +8,8 @@ import sys
 import nbformat
 import pytest
 
-from faceswap_core import FaceswapError, tour
+from faceswap_core import FaceswapError
+from faceswap_core.lab import tour
 
 
 def _chapter(folder, name, code):

@@ -9,7 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from faceswap_core import FaceswapError, augment, checkpoint, model, train
+from faceswap_core import FaceswapError
+from faceswap_core.training import augment, checkpoint, model, train
 
 
 def _faces(n=12, size=96, seed=0):
@@ -185,7 +186,7 @@ def test_a_device_this_machine_lacks_is_one_line_before_training(tmp_path):
 
 
 def test_a_second_trainer_of_one_model_is_refused_and_loses_nothing(tmp_path):
-    from faceswap_core.workspace import lock
+    from faceswap_core.files import lock
 
     faces = _faces()
     cfg = train.TrainConfig(batch_size=4)
@@ -278,7 +279,7 @@ def test_cli_train_ctrl_c_or_kill_saves_and_resume_continues(cast_clip, tmp_path
     import signal
     import time
 
-    from faceswap_core import faceset
+    from faceswap_core.faces import faceset
 
     for p in ("ines", "copy"):
         faceset.extract(cast_clip, p, tmp_path, detector="truth", size=64, progress=False)
@@ -329,7 +330,7 @@ def test_cli_resume_after_kill_9_or_term_is_bit_exact_with_the_saved_settings(ca
     import signal
     import time
 
-    from faceswap_core import faceset
+    from faceswap_core.faces import faceset
 
     for p in ("ines", "copy"):
         faceset.extract(cast_clip, p, tmp_path, detector="truth", size=64, progress=False)

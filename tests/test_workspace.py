@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from faceswap_core import FaceswapError, pipeline, workspace
+from faceswap_core import FaceswapError, files, pipeline, workspace
 
 
 @pytest.mark.parametrize("name", ["ines", "seed7", "ana_b", "a-b-lite", "X1"])
@@ -35,52 +35,53 @@ def test_folder_layout_is_named_in_one_place(tmp_path):
 def test_atomic_write_replaces_only_when_complete(tmp_path):
     target = tmp_path / "data.json"
     target.write_text("old")
-    workspace.write_json(target, {"a": 1})
+    files.write_json(target, {"a": 1})
     assert target.read_text() == '{"a": 1}'
     with pytest.raises(TypeError):  # fails while the temp file is being written
-        workspace.write_atomic(target, 123)
+        files.write_atomic(target, 123)
     assert target.read_text() == '{"a": 1}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.json"]  # no temp file left
     with pytest.raises(FaceswapError, match="already exists"):
-        workspace.AtomicPath(target)
+        files.AtomicPath(target)
 
 
 def test_a_second_writer_is_refused_at_once_naming_the_holder(tmp_path):
     folder = tmp_path / "models" / "m"
-    with workspace.lock(folder, "the model"):
+    with files.lock(folder, "the model"):
         t0 = time.perf_counter()
         with pytest.raises(FaceswapError, match=f"pid {os.getpid()}"):
-            with workspace.lock(folder, "the model"):
+            with files.lock(folder, "the model"):
                 pass
         assert time.perf_counter() - t0 < 1.0
-    with workspace.lock(folder):  # released: the next writer takes it
+    with files.lock(folder):  # released: the next writer takes it
         pass
 
 
 def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
     folder = tmp_path / "faces" / "ines"
     code = ("import os, sys; from faceswap_core import workspace\n"
-            f"cm = workspace.lock({str(folder)!r}); cm.__enter__(); print('held', flush=True); os._exit(0)")
+            f"cm = files.lock({str(folder)!r}); cm.__enter__(); print('held', flush=True); os._exit(0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "held" in out.stdout
-    with workspace.lock(folder):  # the dead holder's lock is gone with its process
+    with files.lock(folder):  # the dead holder's lock is gone with its process
         pass
 
 
 def test_collect_and_extract_refuse_a_second_writer_of_one_person_and_keep_its_data(cast_clip, tmp_path):
-    from faceswap_core import collect, faceset
+    from faceswap_core import collect
+    from faceswap_core.faces import faceset
 
     rec = collect.collect("synthetic:ines", "ines", tmp_path, frames=4, size=64)
     clip = rec.path(tmp_path, "ines")
     before = clip.read_bytes()
-    with workspace.lock(workspace.clips_dir(tmp_path, "ines"), "the clips of ines"):
+    with files.lock(workspace.clips_dir(tmp_path, "ines"), "the clips of ines"):
         with pytest.raises(FaceswapError, match="the clips of ines is being written by pid"):
             collect.collect("synthetic:ines", "ines", tmp_path, frames=5, size=64)
     assert clip.read_bytes() == before and len(collect.load_manifest(tmp_path, "ines")) == 1
     faceset.extract(cast_clip, "ines", tmp_path, detector="truth", size=64, progress=False)
     kept = sorted(p.name for p in workspace.faces_dir(tmp_path, "ines").iterdir())
     faces_root = workspace.faces_dir(tmp_path, "ines").parent
-    with workspace.lock(faces_root, "the face set of ines", name=".ines.lock"):
+    with files.lock(faces_root, "the face set of ines", name=".ines.lock"):
         with pytest.raises(FaceswapError, match="the face set of ines is being written by pid"):
             faceset.extract(cast_clip, "ines", tmp_path, detector="truth", size=64, overwrite=True, progress=False)
         faceset.extract(cast_clip, "kofi", tmp_path, detector="truth", size=64, progress=False)  # another person
@@ -116,7 +117,7 @@ def test_pipeline_error_stops_every_stage_and_is_raised_in_the_caller():
 def test_temps_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
     import torch
 
-    from faceswap_core import checkpoint, model
+    from faceswap_core.training import checkpoint, model
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()  # a pid that has exited
@@ -134,13 +135,14 @@ def test_temps_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
     part.write_bytes(b"half a video")
     other = tmp_path / f".other.abc123.part-{dead}.mp4"  # another file's temp: not ours to judge here
     other.write_bytes(b"x")
-    workspace.write_atomic(tmp_path / "clip.mp4", b"done")
+    files.write_atomic(tmp_path / "clip.mp4", b"done")
     assert not part.exists() and other.exists() and (tmp_path / "clip.mp4").read_bytes() == b"done"
     # what goes into place has the mode a plain write gives (umask applied), not the temp's private 0600/0700
     old = os.umask(0o022)
     try:
         checkpoint.save(tmp_path / "m", m, opt, {"step": 6, "train_config": {}}, [])
-        from faceswap_core import faceset, synth
+        from faceswap_core import synth
+        from faceswap_core.faces import faceset
 
         clip = synth.render_clip(synth.CAST["ines"], 2, tmp_path / "c.mp4", size=96)
         faceset.extract(clip, "ines", tmp_path, detector="truth", size=32, min_size=1, progress=False)

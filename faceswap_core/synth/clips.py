@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import media
 from ..errors import FaceswapError
-from ..workspace import AtomicPath
+from ..files import AtomicPath
 from .cast import Condition, Identity, Rendering
 from .motion import random_motion, voice_track
 from .raycast import _size_hw, render

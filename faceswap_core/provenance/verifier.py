@@ -1,0 +1,87 @@
+"""Reading every faceswap-lab mark back from a video: metadata tag, visible label, watermark and Content
+Credentials, with a verdict (`verify`) and a few lines of text for it (`describe`). Taught in chapter 09."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .. import media
+from ..errors import FaceswapError
+from . import credentials
+from .labelling import LABEL_SCORE, PROVENANCE, label_score
+from .watermark import CODES, FOUND_ACCURACY, PAYLOAD, bit_accuracy, extract, payload_bits
+
+CONTAINER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}  # every MP4 has these
+
+
+def verify(path: str | Path, max_frames: int = 16, payload=PAYLOAD, *, trust: bytes | None = None) -> dict:
+    """Every faceswap-lab mark found in a video: metadata tag, visible label, watermark (voted over up to
+    `max_frames` frames spread over the clip) and Content Credentials (``Trusted`` when signed under `trust`, a
+    PEM root such as the workspace's test root), with a verdict. Finding none does not make a video real."""
+    path = Path(path)
+    info = media.probe(path)  # one line for a missing, unreadable or non-video file
+    bits = payload_bits(payload)
+    with av.open(str(path)) as c:
+        tags = dict(c.metadata)
+    lower = {k.lower(): v for k, v in tags.items()}
+    tag_found = all(lower.get(k) == v for k, v in PROVENANCE.items())
+    n = max(1, info.frames)
+    wanted = set(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int).tolist())
+    votes, per_frame, labels, last = np.zeros(bits.size), [], [], max(wanted)
+    for i, (_, frame) in enumerate(media.iter_frames(path)):
+        if i in wanted:
+            v = extract(frame, bits.size)
+            votes += v
+            per_frame.append(bit_accuracy(v, bits))
+            labels.append(label_score(frame))
+        if i >= last:
+            break
+    if not per_frame:
+        raise FaceswapError(f"{path}: no frames could be read; check or re-encode the file")
+    read = (votes > 0).astype(int)
+    accuracy = bit_accuracy(read, bits)
+    code = int("".join(map(str, read[-8:])), 2) if read.size >= 8 else None
+    mark = {"found": accuracy >= FOUND_ACCURACY, "bits": "".join(map(str, read)), "bit_accuracy": accuracy,
+            "frame_accuracy": float(np.mean(per_frame)), "threshold": FOUND_ACCURACY,
+            "says": CODES.get(code) if accuracy >= FOUND_ACCURACY else None}
+    label = {"found": float(np.median(labels)) >= LABEL_SCORE, "score": float(np.median(labels)),
+             "threshold": LABEL_SCORE}
+    cred = credentials.read(path, trust=trust)
+    cred_ok = cred["found"] and cred["says_swapped"] and cred["state"] != "Invalid"  # an edited file proves nothing
+    found = [name for name, ok in (("watermark", mark["found"]), ("label", label["found"]), ("tag", tag_found),
+                                   ("credentials", cred_ok)) if ok]
+    if mark["found"] or cred_ok:
+        says = mark["says"] if mark["found"] else cred["description"]
+        verdict = f"synthetic: {says or 'faceswap-lab mark'} (found: {', '.join(found)})"
+    elif found:
+        verdict = f"marked synthetic by {' and '.join(found)} only; no watermark read"
+    else:
+        verdict = "no faceswap-lab mark found (that does not prove the video is real)"
+    return {"path": str(path), "frames_checked": len(per_frame), "tag": {"found": tag_found, "tags": tags},
+            "label": label, "watermark": mark, "credentials": cred, "found": found, "verdict": verdict}
+
+
+def describe(result: dict) -> str:
+    """A few lines of text for a `verify` result (what the CLI prints)."""
+    m, lab, tag = result["watermark"], result["label"], result["tag"]
+    yes = lambda ok: "found" if ok else "not found"
+    shown = {k: v for k, v in tag["tags"].items() if k not in CONTAINER_TAGS}
+    return "\n".join([
+        f"{result['path']}: {result['verdict']}",
+        f"  watermark {yes(m['found'])}: bit accuracy {m['bit_accuracy']:.2f} voted over {result['frames_checked']} "
+        f"frames ({m['frame_accuracy']:.2f} per frame; found at >= {m['threshold']:.3f}), bits {m['bits']}",
+        f"  visible label {yes(lab['found'])}: score {lab['score']:.2f} (found at >= {lab['threshold']:.2f})",
+        f"  metadata tag {yes(tag['found'])}" + (f": {shown}" if shown else ""),
+        _describe_credentials(result.get("credentials") or {"found": False}),
+    ])
+
+
+def _describe_credentials(c: dict) -> str:
+    if not c["found"]:
+        return "  content credentials not found" + (f" ({c['note']})" if c.get("note") else "")
+    failures = f"; failures: {', '.join(c['failures'])}" if c["failures"] else ""
+    return (f"  content credentials found: {c['state']}, says: {c['description'] or ', '.join(c['actions'])}, "
+            f"signed by {c['signer']}{failures}")

@@ -1,0 +1,150 @@
+"""Checkpoints: a model's weights and its optimizers' state as safetensors, the rest as JSON, written
+atomically; `load_model` reads one back. Taught in chapter 04 (and used by 05, 06, 08).
+
+A model folder holds ``checkpoints/step-NNNNNNN/`` (model.safetensors, optim.safetensors, state.json),
+a ``latest`` pointer, ``history.json`` and ``previews/``. A checkpoint is written into a temp folder
+named with the writer's pid and renamed into place; the two newest are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ..errors import FaceswapError
+from ..faces.align import CORE
+from ..files import remove_dead_temps, usual_mode, write_atomic, write_json
+from .model import FaceSwapModel, ModelConfig
+
+KEEP = 2  # checkpoints kept per model folder
+
+
+def save(out_dir: str | Path, model: FaceSwapModel, optims: dict[str, torch.optim.Optimizer], state: dict,
+         history: list[dict]) -> Path:
+    """Write a checkpoint of `model` at `state["step"]` (temp folder, then rename) and point `latest` at it;
+    `state` holds the JSON-able rest (train config, generator state)."""
+    out = Path(out_dir)
+    ckdir = out / "checkpoints"
+    ckdir.mkdir(parents=True, exist_ok=True)
+    step = int(state["step"])
+    final = ckdir / f"step-{step:07d}"
+    remove_dead_temps(ckdir, ".step-*.tmp-*")  # a save that was killed (or a full disk) left its temp folder
+    tmp = ckdir / f".step-{step:07d}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                  str(tmp / "model.safetensors"))
+        save_file(_optim_tensors(optims), str(tmp / "optim.safetensors"))
+        full = {"model_config": asdict(model.config), "persons": model.persons, **state,
+                "saved": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        (tmp / "state.json").write_text(json.dumps(full))
+    except SafetensorError as e:  # its I/O errors (a full disk) are not OSErrors: say what and where
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise FaceswapError(f"{ckdir}: the checkpoint of step {step} could not be written ({e}); free some "
+                            "space and resume") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    usual_mode(tmp)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    write_atomic(out / "latest", final.name)
+    write_json(out / "history.json", history)
+    for old in checkpoints(out)[:-KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def checkpoints(out_dir: str | Path) -> list[Path]:
+    """The checkpoints of a model folder, oldest first."""
+    d = Path(out_dir) / "checkpoints"
+    return sorted(p for p in d.iterdir() if p.name.startswith("step-")) if d.exists() else []
+
+
+def latest(out_dir: str | Path) -> Path:
+    """The checkpoint `latest` points at (or the newest one, if the pointer is missing or stale)."""
+    out = Path(out_dir)
+    pointer = out / "latest"
+    named = out / "checkpoints" / pointer.read_text().strip() if pointer.exists() else None
+    if named is not None and named.exists():
+        return named
+    found = checkpoints(out)
+    if not found:
+        raise FaceswapError(f"{out}: no checkpoint here; train a model first (chapter 04 or faceswap-core train)")
+    return found[-1]
+
+
+def load_model(checkpoint: str | Path, with_state: bool = False, expect_config: str | None = None):
+    """A trained `FaceSwapModel` from a checkpoint folder (or a model folder: its latest checkpoint); its
+    `coverage` is the one it was trained with. With `with_state`, also the checkpoint's JSON state."""
+    ck = Path(checkpoint)
+    if not ck.exists():
+        raise FaceswapError(f"{ck}: no checkpoint here; train a model first (chapter 04 or faceswap-core train)")
+    if (ck / "checkpoints").exists():
+        ck = latest(ck)
+    try:
+        state = json.loads((ck / "state.json").read_text())
+        config = ModelConfig.from_dict(state["model_config"])
+    except FileNotFoundError:
+        raise FaceswapError(f"{ck}: not a checkpoint (no state.json)") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise FaceswapError(f"{ck}/state.json: damaged ({str(e)[:80]}); use the previous checkpoint") from None
+    if expect_config and config.name != expect_config:
+        raise FaceswapError(f"{ck}: a {config.name!r} model, not {expect_config!r}; pick the matching config")
+    model = FaceSwapModel(config, state["persons"], coverage=state.get("train_config", {}).get("coverage", CORE))
+    tensors = _load_tensors(ck / "model.safetensors")
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as e:
+        raise FaceswapError(f"{ck}/model.safetensors: does not fit config {config.name} "
+                            f"({str(e).splitlines()[0][:80]})") from None
+    return (model, state) if with_state else model
+
+
+def load_optimizers(optims: dict[str, torch.optim.Optimizer], checkpoint: str | Path) -> None:
+    """Restore the optimizers' state saved in a checkpoint folder."""
+    ck = Path(checkpoint)
+    tensors = _load_tensors(ck / "optim.safetensors")
+    for p, opt in optims.items():
+        sd = opt.state_dict()
+        state: dict[int, dict] = {}
+        for key, v in tensors.items():
+            person, i, k = key.rsplit(".", 2)
+            if person == p:
+                state.setdefault(int(i), {})[k] = v
+        if state and len(state) != len(sd["param_groups"][0]["params"]):
+            raise FaceswapError(f"{ck}/optim.safetensors: optimizer state of {p} does not match the model")
+        sd["state"] = state
+        opt.load_state_dict(sd)
+
+
+def _optim_tensors(optims: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
+    out = {}
+    for p, opt in optims.items():
+        for i, st in opt.state_dict()["state"].items():
+            for k, v in st.items():
+                out[f"{p}.{i}.{k}"] = (v if torch.is_tensor(v) else torch.tensor(v)).detach().cpu().contiguous()
+    return out
+
+
+def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except FileNotFoundError:
+        raise FaceswapError(f"{path}: missing; this checkpoint is incomplete, use the previous one") from None
+    except (SafetensorError, OSError, ValueError) as e:
+        raise FaceswapError(f"{path}: damaged checkpoint file ({str(e)[:80]}); the previous checkpoint in "
+                            f"{path.parent.parent} is kept: load that one") from None
+
+
+__all__ = ["checkpoints", "latest", "load_model", "load_optimizers", "save"]

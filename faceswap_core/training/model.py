@@ -1,0 +1,188 @@
+"""The autoencoder: one shared encoder, one decoder per person. Taught in chapter 04.
+
+Input and output are ``float32 (N, 3, S, S)`` in [0, 1] with S = config.image_size (64 in the classic).
+`original` follows the classic layer sizes; `lite` has a quarter of the filters and trains on a CPU.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from ..errors import FaceswapError
+from ..faces.align import CORE
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Layer sizes of the autoencoder (saved as JSON beside the weights)."""
+
+    name: str = "original"
+    image_size: int = 64
+    encoder_filters: tuple[int, ...] = (128, 256, 512, 1024)
+    dense: int = 1024  # the bottleneck: the size of the shared code
+    code_channels: int = 1024  # the code is reshaped to 4x4 x this before upscaling
+    encoder_upscale: int = 512
+    decoder_filters: tuple[int, ...] = (256, 128, 64)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        d = dict(d)
+        for k in ("encoder_filters", "decoder_filters"):
+            d[k] = tuple(d[k])
+        return cls(**d)
+
+
+CONFIGS = {
+    "original": ModelConfig(),
+    "lite": ModelConfig(name="lite", encoder_filters=(32, 64, 128, 256), dense=512, code_channels=256,
+                        encoder_upscale=128, decoder_filters=(64, 32, 16)),
+}
+
+
+def get_config(name: str) -> ModelConfig:
+    if name not in CONFIGS:
+        raise FaceswapError(f"unknown model config {name!r}: use one of {', '.join(CONFIGS)}")
+    return CONFIGS[name]
+
+
+class Upscale(nn.Sequential):
+    """Conv 3x3 to 4x the filters, LeakyReLU 0.1, pixel shuffle: doubles the size."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__(nn.Conv2d(cin, cout * 4, 3, padding=1), nn.LeakyReLU(0.1), nn.PixelShuffle(2))
+
+
+class Encoder(nn.Module):
+    """Image -> shared code -> a small feature map every decoder starts from."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        layers, cin = [], 3
+        for f in c.encoder_filters:
+            layers += [nn.Conv2d(cin, f, 5, stride=2, padding=2), nn.LeakyReLU(0.1)]
+            cin = f
+        self.convs = nn.Sequential(*layers)
+        side = c.image_size // 2 ** len(c.encoder_filters)  # 4 for 64 px and four convs
+        self.code_side = 4
+        self.to_code = nn.Linear(cin * side * side, c.dense)
+        self.from_code = nn.Linear(c.dense, c.code_channels * 4 * 4)
+        self.upscale = Upscale(c.code_channels, c.encoder_upscale)
+        self.code_channels = c.code_channels
+
+    def code(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, S, S) -> (N, dense): the shared code."""
+        return self.to_code(self.convs(x).flatten(1))
+
+    def expand(self, z: torch.Tensor) -> torch.Tensor:
+        """(N, dense) -> (N, encoder_upscale, 8, 8): what the decoders read."""
+        return self.upscale(self.from_code(z).view(-1, self.code_channels, 4, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.expand(self.code(x))
+
+
+class Decoder(nn.Module):
+    """Feature map -> one person's face."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        layers, cin = [], c.encoder_upscale
+        for f in c.decoder_filters:
+            layers.append(Upscale(cin, f))
+            cin = f
+        side = 8 * 2 ** len(c.decoder_filters)
+        if side != c.image_size:
+            raise FaceswapError(f"config {c.name}: decoders reach {side} px, not image_size {c.image_size}")
+        self.body = nn.Sequential(*layers)
+        self.to_rgb = nn.Conv2d(cin, 3, 5, padding=2)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.to_rgb(self.body(h)))
+
+
+class FaceSwapModel(nn.Module):
+    """The shared encoder and a decoder for each person, by name. `coverage` is the share of the classic
+    padded crop the network sees (set by training, saved with every checkpoint)."""
+
+    def __init__(self, config: ModelConfig, persons: list[str], coverage: float = CORE):
+        super().__init__()
+        if len(set(persons)) != len(persons) or not persons:
+            raise FaceswapError(f"persons {persons}: give distinct names")
+        self.config = config
+        self.coverage = coverage
+        self.persons = list(persons)
+        self.encoder = Encoder(config)
+        self.decoders = nn.ModuleDict({p: Decoder(config) for p in persons})
+
+    @classmethod
+    def create(cls, config: ModelConfig | str, persons: list[str], seed: int = 0) -> FaceSwapModel:
+        """A freshly initialised model; the same seed gives the same weights."""
+        config = get_config(config) if isinstance(config, str) else config
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return cls(config, persons)
+
+    def decoder(self, person: str) -> Decoder:
+        if person not in self.decoders:
+            raise FaceswapError(f"this model has no decoder for {person!r}; it knows {', '.join(self.persons)}")
+        return self.decoders[person]
+
+    def forward(self, x: torch.Tensor, person: str) -> torch.Tensor:
+        """Encode any face, decode it as `person`."""
+        return self.decoder(person)(self.encoder(x))
+
+    def swap(self, x: torch.Tensor, to: str) -> torch.Tensor:
+        return self.forward(x, to)
+
+
+def fine_tune_start(trained: FaceSwapModel, source: str, target: str) -> FaceSwapModel:
+    """A model for (new `source`, `target`) that starts from a trained pair (taught in chapter 08): the
+    shared encoder and the target's decoder are kept; the new source's decoder starts from the old
+    source's."""
+    if target not in trained.persons:
+        raise FaceswapError(f"the trained model has no decoder for {target!r} to re-use; fine-tune a model that "
+                            f"knows {target}")
+    model = FaceSwapModel(trained.config, [source, target], trained.coverage)
+    model.encoder.load_state_dict(trained.encoder.state_dict())
+    model.decoders[target].load_state_dict(trained.decoders[target].state_dict())
+    other = next(p for p in trained.persons if p != target)
+    model.decoders[source].load_state_dict(trained.decoders[other].state_dict())
+    return model
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def layer_table(model: FaceSwapModel) -> list[tuple[str, str, int]]:
+    """(name, output shape, parameters) for each layer of the encoder and one decoder, for chapter 04."""
+    rows = []
+    x = torch.zeros(1, 3, model.config.image_size, model.config.image_size)
+    person = model.persons[0]
+    hooks = []
+    named = [("encoder." + n, m) for n, m in model.encoder.named_children()] + \
+            [(f"decoders.{person}." + n, m) for n, m in model.decoders[person].named_children()]
+    for name, mod in named:
+        subs = list(mod.children()) if isinstance(mod, nn.Sequential) and not isinstance(mod, Upscale) else [mod]
+        for j, sub in enumerate(subs):
+            if not any(True for _ in sub.parameters()):
+                continue
+            label = name if len(subs) == 1 else f"{name}.{j}"
+            hooks.append(sub.register_forward_hook(
+                lambda m, i, o, label=label: rows.append((label, "x".join(map(str, o.shape[1:])), parameter_count(m)))))
+    with torch.no_grad():
+        model(x, person)
+    for h in hooks:
+        h.remove()
+    return rows
+
+
+__all__ = ["CONFIGS", "Decoder", "Encoder", "FaceSwapModel", "ModelConfig", "fine_tune_start", "get_config",
+           "layer_table", "parameter_count"]
