@@ -24,7 +24,7 @@ import torch
 
 
 def worker(args) -> None:
-    from faceswap_core.training import model, train
+    from faceswap_core.training import model, recipe, train
 
     dist = train.init_distributed()
     rank = torch.distributed.get_rank() if dist else 0
@@ -33,7 +33,7 @@ def worker(args) -> None:
     faces = {p: (rng.integers(0, 255, (64, 128, 128, 3), dtype=np.uint8), np.full((64, 128, 128), 255, np.uint8))
              for p in ("a", "b")}
     m = model.FaceSwapModel.create(args.config, ["a", "b"])
-    cfg = train.TrainConfig(batch_size=args.batch_size, lr=1e-3, masked=True, ssim_weight=0.5, clip_grad=1.0)
+    cfg = recipe.TrainConfig(batch_size=args.batch_size, lr=1e-3, masked=True, ssim_weight=0.5, clip_grad=1.0)
     t = train.Trainer(m, faces, tempfile.mkdtemp(), cfg, "cpu")
     for _ in range(3):
         t.train_step()

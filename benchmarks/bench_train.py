@@ -28,8 +28,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from faceswap_core import collect
 from faceswap_core.evaluation import truth_probe
-from faceswap_core.faces import faceset
-from faceswap_core.training import model, train
+from faceswap_core.faces import extraction
+from faceswap_core.training import model, recipe, train
 
 
 def matmul_gflops(n: int = 2048, reps: int = 10) -> float:
@@ -55,7 +55,7 @@ def throughput(name: str, batch: int, steps: int, device: str, **settings) -> tu
              for p in ("a", "b")}
     m = model.FaceSwapModel.create(name, ["a", "b"])
     fl = flops_per_sample(m)
-    t = train.Trainer(m, faces, tempfile.mkdtemp(), train.TrainConfig(batch_size=batch, **settings), device)
+    t = train.Trainer(m, faces, tempfile.mkdtemp(), recipe.TrainConfig(batch_size=batch, **settings), device)
     t.train_step()  # warm-up
     t0 = time.perf_counter()
     for _ in range(steps):
@@ -71,11 +71,11 @@ def time_to_quality(args) -> dict:
     sources = {a: f"synthetic:{a}", b: f"synthetic:{b}"}
     recs = collect.collect_many(sources, ws, frames=150, size=256, seed=2 * args.motion_seed)
     for p, r in recs.items():
-        faceset.extract(r.path(ws, p), p, ws, detector="truth", size=256, progress=False)
+        extraction.extract(r.path(ws, p), p, ws, detector="truth", size=256, progress=False)
     probe = truth_probe.sweep_probe(ws, a, b, frames=24, seed=99)  # frames never trained on
     base, ceiling = probe.baseline()["ssim"], probe.ceiling()["ssim"]
     faces = train.load_faces(ws, [a, b])
-    cfg = train.TrainConfig(batch_size=args.batch_size, lr=args.lr, masked=args.masked, ssim_weight=args.ssim,
+    cfg = recipe.TrainConfig(batch_size=args.batch_size, lr=args.lr, masked=args.masked, ssim_weight=args.ssim,
                             seed=args.motion_seed, channels_last=args.channels_last,
                             clip_grad=args.clip_grad, warmup=args.warmup, decay_steps=args.decay_steps,
                             color_transfer=args.color_transfer, precision=args.precision)

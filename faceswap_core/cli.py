@@ -7,14 +7,13 @@ import os
 import sys
 
 from .errors import FaceswapError
+from .training.recipe import KEPT, LEARNING_RATES
 from .workspace import detector_file, keys_dir
 
 TRAIN_FLAGS = {"batch_size": "batch_size", "lr": "lr", "seed": "seed", "masked": "masked", "ssim": "ssim_weight",
                "clip_grad": "clip_grad", "precision": "precision", "preview_every": "preview_every",
                "checkpoint_every": "checkpoint_every"}  # argparse name -> TrainConfig field
-TRAIN_DEFAULTS = {"batch_size": 32, "seed": 0, "masked": True, "ssim_weight": 0.5, "clip_grad": 1.0,
-                  "precision": "auto", "preview_every": 100, "checkpoint_every": 500}
-LITE_LR = 1e-3  # measured in docs/training.md: with masked L1 + SSIM and clipping, lite learns fastest here
+TRAIN_EXTRAS = {"preview_every": 100, "checkpoint_every": 500}  # the CLI's own, on top of `recipe.recipe`
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,10 +84,10 @@ def _probe(args: argparse.Namespace) -> None:
 
 
 def _extract(args: argparse.Namespace) -> None:
-    from .faces import faceset
+    from .faces import extraction
 
     yaw = tuple(args.yaw_range) if args.yaw_range else None
-    summary = faceset.extract(args.sources, args.person, args.workspace, detector=args.detector, size=args.size,
+    summary = extraction.extract(args.sources, args.person, args.workspace, detector=args.detector, size=args.size,
                               every=args.every, min_size=args.min_size, min_blur=args.min_blur, yaw_range=yaw,
                               reference=args.reference, max_distance=args.max_distance, overwrite=args.overwrite)
     print(summary)
@@ -117,16 +116,15 @@ def _faces(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from .device import pick_device
-    from .training import train
+    from .training import recipe, train
     from .workspace import model_dir
 
     pick_device(args.device)  # a device this machine lacks is refused before anything is loaded
     given = {k: getattr(args, flag) for flag, k in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
     if args.decay is not None:
         given["decay_steps"] = args.steps if args.decay else 0
-    fresh = {**TRAIN_DEFAULTS, "lr": LITE_LR if args.config == "lite" else 5e-5, "decay_steps": args.steps, **given}
-    # a new model gets the defaults and the flags given; a resumed one keeps its saved settings but the flags given
-    config = train.TrainConfig(**fresh)  # bad values are refused here, before anything is loaded
+    # a new model gets the kept recipe and the flags given; a resumed one keeps its saved settings but the flags given
+    config = recipe.recipe(args.config, args.steps, **{**TRAIN_EXTRAS, **given})  # bad values refused here
     distributed = train.init_distributed()
     out = model_dir(args.workspace, args.persons, args.config, args.model)
     faces = train.load_faces(args.workspace, args.persons)
@@ -259,20 +257,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prune", type=_number(int, 0), default=0, help="move the N last (worst) into rejected/")
     p = command("train", _train, "train the shared encoder and one decoder per person")
     p.add_argument("--persons", nargs=2, required=True, metavar=("A", "B"), help="face sets in workspace/faces")
-    p.add_argument("--config", default="lite", choices=["lite", "original"])
+    p.add_argument("--config", default="lite", choices=list(LEARNING_RATES))
     p.add_argument("--steps", type=COUNT, required=True, help="train until this step")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     p.add_argument("--model", help="model folder name under workspace/models (default A-B-config)")
-    # settings: None when not given, so that --resume keeps the saved ones (defaults: TRAIN_DEFAULTS)
-    p.add_argument("--batch-size", type=_number(int, 1, 4096), help="faces per person per step (default 32)")
+    # settings: None when not given, so that --resume keeps the saved ones (defaults: recipe.recipe)
+    p.add_argument("--batch-size", type=_number(int, 1, 4096), help=f"faces per person per step (default {KEPT['batch_size']})")
     p.add_argument("--lr", type=_number(float, above=0, high=1),
-                   help="learning rate (default: 1e-3 for lite, the classic 5e-5 for original)")
+                   help="learning rate (default: " + ", ".join(f"{v:g} for {k}" for k, v in LEARNING_RATES.items()) + ")")
     p.add_argument("--seed", type=_number(int, 0), help="random seed (default 0)")
     p.add_argument("--masked", action=argparse.BooleanOptionalAction,
                    help="L1 only inside the face mask (default; --no-masked for the classic plain L1)")
     p.add_argument("--ssim", type=_number(float, 0, 10),
-                   help="weight of an extra (1 - SSIM) term (default 0.5; 0 = classic L1 only)")
-    p.add_argument("--clip-grad", type=NONNEG, help="gradient-norm clipping (default 1.0; 0 = off)")
+                   help=f"weight of an extra (1 - SSIM) term (default {KEPT['ssim_weight']}; 0 = classic L1 only)")
+    p.add_argument("--clip-grad", type=NONNEG, help=f"gradient-norm clipping (default {KEPT['clip_grad']}; 0 = off)")
     p.add_argument("--decay", action=argparse.BooleanOptionalAction,
                    help="cosine learning-rate decay to 5%% over --steps (default; --no-decay: constant)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best one here)")

@@ -45,19 +45,19 @@ def trained_pair(tmp_path_factory):
     """A lite model trained briefly on cast face sets of ines and tomas: (workspace, model folder).
     Short, but long enough that decoder tomas draws tomas (tests of convert and the latent explorer)."""
     from faceswap_core import synth
-    from faceswap_core.faces import faceset
-    from faceswap_core.training import train
+    from faceswap_core.faces import extraction
+    from faceswap_core.training import recipe, train
     from faceswap_core.training.model import FaceSwapModel
 
     ws = tmp_path_factory.mktemp("trained")
     for k, person in enumerate(("ines", "tomas")):
         clip = synth.render_clip(synth.CAST[person], TRAIN_FRAMES, ws / "clips" / person / f"{person}.mp4",
                                  size=160, seed=20 + k)
-        faceset.extract(clip, person, ws, detector="truth", size=128, progress=False)
+        extraction.extract(clip, person, ws, detector="truth", size=128, progress=False)
     faces = train.load_faces(ws, ["ines", "tomas"], crop=128)
     out = ws / "models" / "ines-tomas-lite"
     model = FaceSwapModel.create("lite", ["ines", "tomas"], seed=0)
-    t = train.Trainer(model, faces, out, train.TrainConfig(batch_size=16, lr=5e-4, seed=0))
+    t = train.Trainer(model, faces, out, recipe.TrainConfig(batch_size=16, lr=5e-4, seed=0))
     t.train(TRAIN_STEPS, progress=False)
     return ws, out
 

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import save_file
 
 from faceswap_core.errors import FaceswapError
-from faceswap_core.training import train
+from faceswap_core.training import recipe, train
 from faceswap_core.training.model import FaceSwapModel
 
 
@@ -31,9 +31,9 @@ def weights(t: train.Trainer) -> dict:
 def main(mode: str, out: str) -> None:
     assert train.init_distributed()
     rank, out = torch.distributed.get_rank(), Path(out)
-    cfg = train.TrainConfig(batch_size=4, lr=1e-3, masked=True, ssim_weight=0.5, clip_grad=1.0, preview_every=2)
+    cfg = recipe.TrainConfig(batch_size=4, lr=1e-3, masked=True, ssim_weight=0.5, clip_grad=1.0, preview_every=2)
     if mode == "disagree":
-        cfg = train.TrainConfig(batch_size=4 if rank == 0 else 8)
+        cfg = recipe.TrainConfig(batch_size=4 if rank == 0 else 8)
         try:
             train.Trainer(FaceSwapModel.create("lite", ["a", "b"]), faces(), out / "m", cfg, "cpu")
         except FaceswapError as e:

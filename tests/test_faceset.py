@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from faceswap_core import FaceswapError, synth
-from faceswap_core.faces import align, faceset
+from faceswap_core.faces import align, extraction, faceset
 
 
 @pytest.fixture(scope="module")
 def truth_set(cast_clip, tmp_path_factory):
     ws = tmp_path_factory.mktemp("ws")
-    summary = faceset.extract(cast_clip, "ines", ws, detector="truth", size=128, progress=False)
+    summary = extraction.extract(cast_clip, "ines", ws, detector="truth", size=128, progress=False)
     return ws, summary
 
 
@@ -72,19 +72,19 @@ def test_missing_or_damaged_metadata_is_reported(truth_set, tmp_path):
 
 def test_existing_set_is_refused_and_replaced_only_on_success(truth_set, cast_clip, tmp_path):
     ws = tmp_path
-    faceset.extract(cast_clip, "p", ws, detector="truth", size=64, progress=False)
+    extraction.extract(cast_clip, "p", ws, detector="truth", size=64, progress=False)
     meta = (ws / "faces/p/faces.json").read_text()
     with pytest.raises(FaceswapError, match="exists"):
-        faceset.extract(cast_clip, "p", ws, detector="truth", size=64, progress=False)
+        extraction.extract(cast_clip, "p", ws, detector="truth", size=64, progress=False)
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"nope" * 100)
     with pytest.raises(FaceswapError, match="broken.mp4"):
-        faceset.extract([cast_clip, bad], "p", ws, detector="truth", size=64, overwrite=True, progress=False)
+        extraction.extract([cast_clip, bad], "p", ws, detector="truth", size=64, overwrite=True, progress=False)
     assert (ws / "faces/p/faces.json").read_text() == meta  # the old set is intact
     left = sorted(p.name for p in (ws / "faces").iterdir() if p.name != ".p.lock")  # the writer's lock stays
     assert left == ["p"]  # no temp folders left behind
     yaws = sorted(r.pose[0] for r in faceset.FaceSet(ws / "faces/p").records)
-    s = faceset.extract(cast_clip, "p", ws, detector="truth", size=64, overwrite=True, progress=False,
+    s = extraction.extract(cast_clip, "p", ws, detector="truth", size=64, overwrite=True, progress=False,
                         yaw_range=(-90, yaws[len(yaws) // 2]))  # the more-left half of the turn only
     assert 0 < s.kept < 40 and s.dropped["pose"] == 40 - s.kept
     assert len(faceset.FaceSet(ws / "faces/p")) == s.kept
@@ -98,10 +98,10 @@ def test_filters_and_folders(tmp_path):
         cv2.imwrite(str(folder / f"{i}.png"), cv2.cvtColor(r.frame, cv2.COLOR_RGB2BGR))
     (folder / "3.jpg").write_bytes(b"not an image")
     cv2.imwrite(str(folder / "4.png"), np.full((200, 200, 3), 128, np.uint8))  # no face
-    s = faceset.extract(folder, "k", tmp_path, detector="cascade", progress=False)
+    s = extraction.extract(folder, "k", tmp_path, detector="cascade", progress=False)
     assert s.frames == 4 and s.unreadable == 1 and s.kept == 3
     assert "1 unreadable" in str(s)
-    s = faceset.extract(folder, "k", tmp_path, detector="cascade", progress=False, overwrite=True, min_size=400)
+    s = extraction.extract(folder, "k", tmp_path, detector="cascade", progress=False, overwrite=True, min_size=400)
     assert s.kept == 0 and s.dropped["too small"] >= 3
     assert len(faceset.FaceSet(tmp_path / "faces/k")) == 0
 
@@ -127,18 +127,18 @@ def test_a_reference_photo_picks_the_person_from_a_frame_of_two_real_faces(tmp_p
     cv2.imwrite(str(refs / "grace.jpg"), turned)
     cv2.imwrite(str(refs / "astronaut.png"), cv2.resize(astronaut, (300, 300)))
     for who, ref, x_side in (("grace", "grace.jpg", 1), ("astronaut", "astronaut.png", 0)):
-        s = faceset.extract(folder, who, tmp_path, detector="dlib", reference=refs / ref, progress=False)
+        s = extraction.extract(folder, who, tmp_path, detector="dlib", reference=refs / ref, progress=False)
         assert s.kept == 1 and s.dropped["other person"] == 1, str(s)
         assert (faceset.FaceSet(tmp_path / f"faces/{who}").records[0].box[0] > 512) == bool(x_side)
     stranger = synth.render(synth.CAST["kofi"], synth.Condition(), 256).frame
     cv2.imwrite(str(refs / "kofi.png"), cv2.cvtColor(stranger, cv2.COLOR_RGB2BGR))
-    s = faceset.extract(folder, "kofi", tmp_path, detector="dlib", reference=refs / "kofi.png", progress=False)
+    s = extraction.extract(folder, "kofi", tmp_path, detector="dlib", reference=refs / "kofi.png", progress=False)
     assert s.kept == 0 and s.dropped["not the person"] == 2
     with pytest.raises(FaceswapError, match=r"0.png: 2 faces; a reference photo shows the person alone"):
-        faceset.extract(folder, "nobody", tmp_path, detector="dlib", reference=folder / "0.png", progress=False)
+        extraction.extract(folder, "nobody", tmp_path, detector="dlib", reference=folder / "0.png", progress=False)
     cv2.imwrite(str(refs / "blank.png"), np.full((200, 200, 3), 128, np.uint8))
     with pytest.raises(FaceswapError, match=r"blank.png: no face found; a reference photo shows the person alone"):
-        faceset.extract(folder, "nobody", tmp_path, detector="dlib", reference=refs / "blank.png", progress=False)
+        extraction.extract(folder, "nobody", tmp_path, detector="dlib", reference=refs / "blank.png", progress=False)
     assert not (tmp_path / "faces/nobody").exists()
 
 
@@ -163,7 +163,7 @@ def test_a_folder_of_clips_is_read_as_its_clips(tmp_path):
 
     collect.collect("synthetic:mei", "mei", tmp_path, frames=6, size=96)
     folder = workspace.clips_dir(tmp_path, "mei")  # the folder `collect` makes, with its manifest and lock
-    s = faceset.extract(folder, "mei", tmp_path, detector="truth", size=64, progress=False)
+    s = extraction.extract(folder, "mei", tmp_path, detector="truth", size=64, progress=False)
     assert s.frames == 6 and s.kept == 6
 
 
@@ -180,7 +180,7 @@ def test_faces_sorts_by_identity_and_sets_the_outlier_aside_recoverably(tmp_path
         cv2.imwrite(str(folder / f"{k}.png"), cv2.cvtColor(r.frame, cv2.COLOR_RGB2BGR))
     stranger = synth.render(synth.CAST["kofi"], synth.Condition(yaw=3), 256).frame
     cv2.imwrite(str(folder / "9.png"), cv2.cvtColor(stranger, cv2.COLOR_RGB2BGR))
-    s = faceset.extract(folder, "ines", tmp_path, detector="dlib", size=128, progress=False)
+    s = extraction.extract(folder, "ines", tmp_path, detector="dlib", size=128, progress=False)
     assert s.kept == 7
     fs = faceset.FaceSet(tmp_path / "faces/ines")
     stranger_file = next(r.file for r in fs.records if r.frame == 6)  # images are read in name order

@@ -9,7 +9,7 @@ import pytest
 
 from faceswap_core import media, synth
 from faceswap_core.evaluation import truth_scores
-from faceswap_core.faces import detect, faceset, steady
+from faceswap_core.faces import detect, extraction, faceset, steady
 from faceswap_core.swapping import swap
 
 
@@ -144,14 +144,14 @@ def test_extract_steadies_the_landmarks_of_clips_not_of_image_folders(clips, tmp
     clip = clips[0]
     g = synth.load_truth(clip).landmarks[:, :, :2]
     det = NoisyTruth(clip)
-    faceset.extract(clip, "kofi", tmp_path, detector=det, size=64, progress=False)
+    extraction.extract(clip, "kofi", tmp_path, detector=det, size=64, progress=False)
     kept = json.loads((tmp_path / "faces" / "kofi" / faceset.META).read_text())["faces"]
     marks = np.array([r["landmarks"] for r in kept])
     assert [r["frame"] for r in kept] == list(range(len(g)))
     assert steady.jitter(marks, g) < 0.6 * steady.jitter(det.marks, g)
     assert steady.mean_nme(marks, g) < 0.85 * steady.mean_nme(det.marks, g)
     # the truth detector: its exact landmarks stay exact in the set
-    faceset.extract(clip, "truth", tmp_path, detector="truth", size=64, progress=False)
+    extraction.extract(clip, "truth", tmp_path, detector="truth", size=64, progress=False)
     kept = json.loads((tmp_path / "faces" / "truth" / faceset.META).read_text())["faces"]
     assert steady.mean_nme(np.array([r["landmarks"] for r in kept]), g) < 0.002
     # a folder of images has no time: its faces are kept as found
@@ -159,7 +159,7 @@ def test_extract_steadies_the_landmarks_of_clips_not_of_image_folders(clips, tmp
     folder.mkdir()
     for i, f in enumerate(media.read_frames(clip, max_frames=12)[0]):
         cv2.imwrite(str(folder / f"{i:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    faceset.extract(folder, "photos", tmp_path, detector=det, size=64, progress=False)
+    extraction.extract(folder, "photos", tmp_path, detector=det, size=64, progress=False)
     kept = json.loads((tmp_path / "faces" / "photos" / faceset.META).read_text())["faces"]
     assert np.allclose([r["landmarks"] for r in kept], det.marks[:12], atol=0.006)
 

@@ -9,7 +9,7 @@ from conftest import face_region
 
 from faceswap_core import FaceswapError, media, synth
 from faceswap_core.faces import detect, landmark_scores
-from faceswap_core.swapping import swap
+from faceswap_core.swapping import swap, tracking
 from faceswap_core.training import checkpoint
 
 
@@ -152,7 +152,7 @@ def test_between_sparse_detections_dlib_places_fresh_landmarks_in_the_moved_box(
     on each frame (a face that changes expression between detections is followed), and land near the truth."""
     frames, _ = media.read_frames(cast_clip, max_frames=12)
     det = detect.get_detector("dlib")
-    track = swap.Track(4)
+    track = tracking.Track(4)
     found = track.detect(det, list(frames), list(range(12)))
     truth = synth.load_truth(cast_clip)
     between = [i for i in (1, 2, 3, 5, 6, 7) if found[i]]

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from faceswap_core import FaceswapError
-from faceswap_core.training import augment, checkpoint, model, train
+from faceswap_core.training import augment, checkpoint, model, recipe, train
 
 
 def _faces(n=12, size=96, seed=0):
@@ -71,8 +71,8 @@ def test_color_transfer_gives_the_reference_skin_tone_inside_the_mask():
 def test_trainer_recolours_inputs_not_targets(tmp_path):
     faces = _faces()
     m = model.FaceSwapModel.create("lite", ["ana", "ben"])
-    plain = train.Trainer(m, faces, tmp_path, train.TrainConfig(batch_size=4, seed=1), "cpu")
-    moved = train.Trainer(m, faces, tmp_path, train.TrainConfig(batch_size=4, seed=1, color_transfer=1.0), "cpu")
+    plain = train.Trainer(m, faces, tmp_path, recipe.TrainConfig(batch_size=4, seed=1), "cpu")
+    moved = train.Trainer(m, faces, tmp_path, recipe.TrainConfig(batch_size=4, seed=1, color_transfer=1.0), "cpu")
     (x0, y0, _), (x1, y1, m1) = plain.batch("ana"), moved.batch("ana")
     assert torch.equal(y0, y1) and not torch.allclose(x0, x1, atol=0.05)
     ben_mean = moved.color["ben"][0].mean(0)  # ana's inputs now carry ben's colours
@@ -106,7 +106,7 @@ def test_layer_table_lists_the_bottleneck():
 def test_loss_goes_down_and_checkpoint_round_trips(tmp_path):
     faces = _faces()
     m = model.FaceSwapModel.create("lite", ["ana", "ben"])
-    t = train.Trainer(m, faces, tmp_path / "m", train.TrainConfig(batch_size=8, lr=3e-4, warp=0), "cpu")
+    t = train.Trainer(m, faces, tmp_path / "m", recipe.TrainConfig(batch_size=8, lr=3e-4, warp=0), "cpu")
     t.train(100, progress=False)
     for p in ("ana", "ben"):
         early = np.mean([h[p] for h in t.history[:10]])
@@ -119,7 +119,7 @@ def test_loss_goes_down_and_checkpoint_round_trips(tmp_path):
 
 def test_resume_is_exact(tmp_path):
     faces = _faces()
-    cfg = train.TrainConfig(batch_size=4, lr=1e-3, seed=3, masked=True, ssim_weight=0.2, warmup=2, decay_steps=5)
+    cfg = recipe.TrainConfig(batch_size=4, lr=1e-3, seed=3, masked=True, ssim_weight=0.2, warmup=2, decay_steps=5)
     straight = train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"], seed=3), faces, tmp_path / "a",
                              cfg, "cpu")
     straight.train(6, progress=False)
@@ -137,7 +137,7 @@ def test_resume_is_exact(tmp_path):
 
 def test_lr_schedule_warms_up_then_decays_to_its_floor(tmp_path):
     m = model.FaceSwapModel.create("lite", ["ana", "ben"])
-    cfg = train.TrainConfig(batch_size=4, lr=1e-3, warmup=10, decay_steps=110)
+    cfg = recipe.TrainConfig(batch_size=4, lr=1e-3, warmup=10, decay_steps=110)
     t = train.Trainer(m, _faces(), tmp_path, cfg, "cpu")
     lrs = [t.lr_at(s) for s in range(200)]
     assert lrs[0] == pytest.approx(1e-4) and lrs[10] == pytest.approx(1e-3)
@@ -147,7 +147,7 @@ def test_lr_schedule_warms_up_then_decays_to_its_floor(tmp_path):
     assert lrs[110] == lrs[199] == pytest.approx(1e-3 * train.MIN_LR)  # then flat
     t.train_step()
     assert all(g["lr"] == pytest.approx(1e-4) for opt in t.optims.values() for g in opt.param_groups)
-    flat = train.Trainer(m, _faces(), tmp_path, train.TrainConfig(batch_size=4, lr=1e-3), "cpu")
+    flat = train.Trainer(m, _faces(), tmp_path, recipe.TrainConfig(batch_size=4, lr=1e-3), "cpu")
     assert {flat.lr_at(s) for s in (0, 50, 5000)} == {1e-3}
 
 
@@ -155,7 +155,7 @@ def test_cpu_bf16_autocast_runs_in_bf16_and_the_loss_falls(tmp_path):
     m = model.FaceSwapModel.create("lite", ["ana", "ben"])
     seen = []
     m.encoder.register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
-    cfg = train.TrainConfig(batch_size=8, lr=3e-4, warp=0, precision="bf16")
+    cfg = recipe.TrainConfig(batch_size=8, lr=3e-4, warp=0, precision="bf16")
     t = train.Trainer(m, _faces(), tmp_path / "m", cfg, "cpu")
     t.train(60, progress=False)
     assert seen and set(seen) == {torch.bfloat16}  # the convolutions ran under CPU bf16 autocast
@@ -165,7 +165,7 @@ def test_cpu_bf16_autocast_runs_in_bf16_and_the_loss_falls(tmp_path):
         late = np.mean([h[p] for h in t.history[-10:]])
         assert late < 0.85 * early, (p, early, late)
     with pytest.raises(FaceswapError, match="precision 'fp16'"):
-        train.Trainer(m, _faces(), tmp_path, train.TrainConfig(batch_size=4, precision="fp16"), "cpu")
+        train.Trainer(m, _faces(), tmp_path, recipe.TrainConfig(batch_size=4, precision="fp16"), "cpu")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
@@ -189,7 +189,7 @@ def test_a_second_trainer_of_one_model_is_refused_and_loses_nothing(tmp_path):
     from faceswap_core.files import lock
 
     faces = _faces()
-    cfg = train.TrainConfig(batch_size=4)
+    cfg = recipe.TrainConfig(batch_size=4)
     first = train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"]), faces, tmp_path / "m", cfg, "cpu")
     first.train(2, progress=False)
     saved = checkpoint.latest(tmp_path / "m")
@@ -246,10 +246,10 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     faces = _faces(n=3)
     m = model.FaceSwapModel.create("lite", ["ana", "ben"])
     with pytest.raises(FaceswapError, match="fewer than the batch size"):
-        train.Trainer(m, faces, tmp_path, train.TrainConfig(batch_size=8), "cpu")
+        train.Trainer(m, faces, tmp_path, recipe.TrainConfig(batch_size=8), "cpu")
     mixed = {"ana": _faces(size=96)["ana"], "ben": _faces(size=64)["ben"]}
     with pytest.raises(FaceswapError, match="different crop sizes"):
-        train.Trainer(m, mixed, tmp_path, train.TrainConfig(batch_size=2), "cpu")
+        train.Trainer(m, mixed, tmp_path, recipe.TrainConfig(batch_size=2), "cpu")
     with pytest.raises(FaceswapError, match="no checkpoint"):
         checkpoint.load_model(tmp_path / "nothing")
 
@@ -257,7 +257,7 @@ def test_bad_inputs_are_clear_errors(tmp_path):
 def test_corrupt_checkpoint_is_reported_and_the_previous_still_loads(tmp_path):
     faces = _faces()
     t = train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"]), faces, tmp_path / "m",
-                      train.TrainConfig(batch_size=4), "cpu")
+                      recipe.TrainConfig(batch_size=4), "cpu")
     t.train(1, progress=False)
     t.train(2, progress=False)
     older, newer = checkpoint.checkpoints(tmp_path / "m")
@@ -279,10 +279,10 @@ def test_cli_train_ctrl_c_or_kill_saves_and_resume_continues(cast_clip, tmp_path
     import signal
     import time
 
-    from faceswap_core.faces import faceset
+    from faceswap_core.faces import extraction
 
     for p in ("ines", "copy"):
-        faceset.extract(cast_clip, p, tmp_path, detector="truth", size=64, progress=False)
+        extraction.extract(cast_clip, p, tmp_path, detector="truth", size=64, progress=False)
     cmd = [sys.executable, "-m", "faceswap_core.cli", "train", "--persons", "ines", "copy", "--steps", "100000",
            "--batch-size", "4", "--preview-every", "1", "--workspace", str(tmp_path)]
     settings = ["--lr", "3e-4", "--no-masked", "--ssim", "0.1", "--checkpoint-every", "7", "--no-decay"]
@@ -330,10 +330,10 @@ def test_cli_resume_after_kill_9_or_term_is_bit_exact_with_the_saved_settings(ca
     import signal
     import time
 
-    from faceswap_core.faces import faceset
+    from faceswap_core.faces import extraction
 
     for p in ("ines", "copy"):
-        faceset.extract(cast_clip, p, tmp_path, detector="truth", size=64, progress=False)
+        extraction.extract(cast_clip, p, tmp_path, detector="truth", size=64, progress=False)
     cmd = [sys.executable, "-m", "faceswap_core.cli", "train", "--persons", "ines", "copy", "--workspace",
            str(tmp_path)]
     settings = ["--batch-size", "2", "--lr", "3e-4", "--no-masked", "--ssim", "0.1", "--no-decay", "--seed", "3",

@@ -69,7 +69,7 @@ def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
 
 def test_collect_and_extract_refuse_a_second_writer_of_one_person_and_keep_its_data(cast_clip, tmp_path):
     from faceswap_core import collect
-    from faceswap_core.faces import faceset
+    from faceswap_core.faces import extraction
 
     rec = collect.collect("synthetic:ines", "ines", tmp_path, frames=4, size=64)
     clip = rec.path(tmp_path, "ines")
@@ -78,13 +78,13 @@ def test_collect_and_extract_refuse_a_second_writer_of_one_person_and_keep_its_d
         with pytest.raises(FaceswapError, match="the clips of ines is being written by pid"):
             collect.collect("synthetic:ines", "ines", tmp_path, frames=5, size=64)
     assert clip.read_bytes() == before and len(collect.load_manifest(tmp_path, "ines")) == 1
-    faceset.extract(cast_clip, "ines", tmp_path, detector="truth", size=64, progress=False)
+    extraction.extract(cast_clip, "ines", tmp_path, detector="truth", size=64, progress=False)
     kept = sorted(p.name for p in workspace.faces_dir(tmp_path, "ines").iterdir())
     faces_root = workspace.faces_dir(tmp_path, "ines").parent
     with files.lock(faces_root, "the face set of ines", name=".ines.lock"):
         with pytest.raises(FaceswapError, match="the face set of ines is being written by pid"):
-            faceset.extract(cast_clip, "ines", tmp_path, detector="truth", size=64, overwrite=True, progress=False)
-        faceset.extract(cast_clip, "kofi", tmp_path, detector="truth", size=64, progress=False)  # another person
+            extraction.extract(cast_clip, "ines", tmp_path, detector="truth", size=64, overwrite=True, progress=False)
+        extraction.extract(cast_clip, "kofi", tmp_path, detector="truth", size=64, progress=False)  # another person
     assert sorted(p.name for p in workspace.faces_dir(tmp_path, "ines").iterdir()) == kept
     assert not [p for p in faces_root.iterdir() if ".extracting-" in p.name]  # no leftovers
 
@@ -142,10 +142,10 @@ def test_temps_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
     try:
         checkpoint.save(tmp_path / "m", m, opt, {"step": 6, "train_config": {}}, [])
         from faceswap_core import synth
-        from faceswap_core.faces import faceset
+        from faceswap_core.faces import extraction
 
         clip = synth.render_clip(synth.CAST["ines"], 2, tmp_path / "c.mp4", size=96)
-        faceset.extract(clip, "ines", tmp_path, detector="truth", size=32, min_size=1, progress=False)
+        extraction.extract(clip, "ines", tmp_path, detector="truth", size=32, min_size=1, progress=False)
     finally:
         os.umask(old)
     modes = {p.name: p.stat().st_mode & 0o777 for p in [ck / "step-0000006", *(ck / "step-0000006").iterdir(),

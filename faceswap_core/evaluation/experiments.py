@@ -21,9 +21,9 @@ import numpy as np
 
 from .. import synth
 from ..errors import FaceswapError
-from ..faces import faceset
+from ..faces import extraction, faceset
 from ..files import write_json
-from ..training import train
+from ..training import recipe, train
 from ..training.checkpoint import load_model
 from ..training.model import FaceSwapModel, fine_tune_start
 from ..workspace import faces_dir
@@ -31,6 +31,7 @@ from . import truth_probe
 
 CLIP_SIZE = 160  # frame size of the rendered clips: enough for 128 px aligned crops
 CROP = 128
+KEPT = recipe.recipe("lite")
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,10 @@ class Experiment:
     source_glasses: bool | None = None  # put glasses on A (True), take them off (False), or as cast (None)
     steps: int = 600
     batch_size: int = 16
-    lr: float = 1e-3  # the training settings kept in docs/training.md: masked L1 + SSIM, clipping, cosine decay
-    masked: bool = True
-    ssim_weight: float = 0.5
-    clip_grad: float = 1.0
+    lr: float = KEPT.lr  # the training settings kept in docs/training.md (`recipe.recipe("lite")`)
+    masked: bool = KEPT.masked
+    ssim_weight: float = KEPT.ssim_weight
+    clip_grad: float = KEPT.clip_grad
     decay: bool = True  # cosine learning-rate decay over the steps
     eval_every: int = 100  # steps between quality measurements (0: only at the end)
     init: Experiment | None = None  # fine-tune: start from this experiment's model (B's decoder re-used)
@@ -79,7 +80,7 @@ def face_set(workspace: str | Path, who: synth.Identity, faces: int, yaw: float 
         clip = root / "clips" / f"{name}.mp4"
         if not clip.exists():
             synth.render_clip(who, faces, clip, size=CLIP_SIZE, seed=1000 + seed, yaw_range=(-yaw, yaw))
-        faceset.extract(clip, name, root, detector="truth", size=CROP, progress=False)
+        extraction.extract(clip, name, root, detector="truth", size=CROP, progress=False)
     return folder
 
 
@@ -153,9 +154,8 @@ def _train(exp: Experiment, workspace, folder: Path, probe_frames: int, progress
         model = fine_tune_start(load_model(_root(workspace) / "runs" / base["key"] / "model"), exp.source, exp.target)
     else:
         model = FaceSwapModel.create("lite", persons, seed=exp.seed)
-    cfg = train.TrainConfig(batch_size=exp.batch_size, lr=exp.lr, seed=exp.seed, masked=exp.masked,
-                            ssim_weight=exp.ssim_weight, clip_grad=exp.clip_grad,
-                            decay_steps=exp.steps if exp.decay else 0)
+    cfg = recipe.recipe("lite", exp.steps if exp.decay else 0, batch_size=exp.batch_size, lr=exp.lr, seed=exp.seed,
+                        masked=exp.masked, ssim_weight=exp.ssim_weight, clip_grad=exp.clip_grad)
     model_dir = folder / "model"
     if model_dir.exists():  # an earlier run was interrupted before its result was written: start over
         shutil.rmtree(model_dir)

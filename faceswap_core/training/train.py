@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -21,50 +21,16 @@ import torch
 
 from ..device import pick_device
 from ..errors import FaceswapError
-from ..faces.align import CORE
 from ..faces.faceset import FaceDataset, FaceSet
 from ..files import lock
 from ..workspace import faces_dir
 from . import augment, losses
 from . import checkpoint as ckpt
 from .model import FaceSwapModel
+from .recipe import TrainConfig
 
 TRAIN_CROP = 128  # face-set crops are resized to this (whole padded crop) before the random transform
 MIN_LR = 0.05  # the cosine schedule ends at this share of the learning rate
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The knobs of a training run (saved with every checkpoint)."""
-
-    batch_size: int = 64
-    lr: float = 5e-5
-    beta1: float = 0.5
-    beta2: float = 0.999
-    seed: int = 0
-    masked: bool = False  # L1 only inside the face mask
-    ssim_weight: float = 0.0  # adds weight * (1 - SSIM)
-    warp: float = 1.0  # strength of the random warp (0 = none)
-    channels_last: bool = False  # NHWC memory layout for the convolutions (faster on CPU and CUDA)
-    clip_grad: float = 0.0  # clip each person's gradient norm to this (0 = no clipping)
-    color_transfer: float = 0.0  # share of inputs recoloured with the other person's skin tone (0 = none)
-    precision: str = "auto"  # "bf16" autocast, "fp32", or "auto" (bf16 on CUDA, fp32 elsewhere)
-    warmup: int = 0  # steps of linear learning-rate warm-up from lr/10 (0 = none)
-    decay_steps: int = 0  # cosine decay of the lr to lr * MIN_LR over this many steps, then flat (0 = constant lr)
-    coverage: float = CORE  # the centre of the crop the network sees (the classic 160 of 256)
-    preview_every: int = 0  # steps between preview images (0 = never)
-    checkpoint_every: int = 0  # steps between checkpoints (0 = only at the end)
-
-    def __post_init__(self):
-        for name in ("batch_size", "lr"):
-            if not getattr(self, name) > 0:
-                raise FaceswapError(f"{name.replace('_', ' ')} {getattr(self, name)}: it must be above 0")
-        for name in ("ssim_weight", "clip_grad", "warp", "warmup", "decay_steps", "preview_every",
-                     "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise FaceswapError(f"{name.replace('_', ' ')} {getattr(self, name)}: it must be 0 or more")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise FaceswapError(f"precision {self.precision!r}: use auto, bf16 or fp32")
 
 
 def _dist():
