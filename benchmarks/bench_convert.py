@@ -85,7 +85,7 @@ def main() -> None:
     model = args.model or FaceSwapModel.create("lite", ["ines", "tomas"], seed=0)
     det = detect.get_detector(args.detector, clip=clip)
     swapper = swap.Swapper(model, "tomas", det, options=swap.SwapOptions(color="lab", detect_every=args.detect_every))
-    info = media.probe(clip)
+    info = media.video_info(clip)
     print(f"clip {info.width}x{info.height}, {info.frames} frames; detector {det.name} every "
           f"{args.detect_every} frame(s); "
           f"torch threads {torch.get_num_threads()}")

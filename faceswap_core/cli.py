@@ -74,11 +74,11 @@ def _collect(args: argparse.Namespace) -> None:
               f"{rec.fps:g} fps, {rec.duration:.1f} s, audio {'yes' if rec.has_audio else 'no'}")
 
 
-def _probe(args: argparse.Namespace) -> None:
+def _info(args: argparse.Namespace) -> None:
     from . import media
 
     for f in args.files:
-        i = media.probe(f)
+        i = media.video_info(f)
         print(f"{f}: {i.width}x{i.height}, {i.fps:g} fps, {i.frames} frames, {i.duration:.2f} s, "
               f"audio {f'{i.audio_duration:.2f} s at {i.audio_rate} Hz' if i.has_audio else 'none'}")
 
@@ -147,6 +147,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _convert(args: argparse.Namespace) -> None:
+    from .faces import identity
     from .provenance import credentials, watermark
     from .swapping import convert, swap
 
@@ -157,7 +158,7 @@ def _convert(args: argparse.Namespace) -> None:
     swapper = swap.Swapper(args.model, args.to, args.detector, options=opts, clip=args.input, device=args.device)
     persons = swapper.model.persons
     source = next((p for p in persons if p != args.to), None)
-    means = convert.person_means(args.workspace, source, args.to) if source and not args.no_identity else None
+    means = identity.person_means(args.workspace, source, args.to) if source and not args.no_identity else None
     keys = keys_dir(args.workspace)
     identity = None if args.no_provenance else credentials.local_identity(keys)  # a damaged key fails before the work
     summary = convert.convert_video(args.input, args.out, swapper, start=args.start, end=args.end, identity_of=means,
@@ -176,7 +177,7 @@ def _verify(args: argparse.Namespace) -> int:
     from .detection import swap_detector
     from .provenance import verifier
 
-    model = swap_detector.load(args.model) if args.model else None  # a bad detector file is refused before any video
+    model = swap_detector.load(args.swap_detector) if args.swap_detector else None  # refused before any video
     root = keys_dir(args.workspace) / "root.pem"  # this workspace's test identity, if it has one
     trust = root.read_bytes() if root.is_file() else None
     unmarked = 0
@@ -197,10 +198,10 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if unmarked else 0
 
 
-def _detect(args: argparse.Namespace) -> None:
+def _scan(args: argparse.Namespace) -> None:
     from .detection import swap_detector
 
-    model = swap_detector.load(args.model or detector_file(args.workspace))
+    model = swap_detector.load(args.swap_detector or detector_file(args.workspace))
     result = swap_detector.scan(args.video, model, args.detector, heatmap=args.heatmap, max_frames=args.max_frames,
                           overwrite=args.overwrite, progress=True)
     print(swap_detector.describe(result))
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--section", help="only this part of a URL or file: START-END, e.g. 0:10-0:40")
     p.add_argument("--max-height", type=_number(int, 64, 4320), default=720, help="highest resolution to download")
     p.add_argument("--overwrite", action="store_true", help="replace a different clip of the same name")
-    p = command("probe", _probe, "print size, rate, frames and audio of video files")
+    p = command("info", _info, "print size, rate, frames and audio of video files")
     p.add_argument("files", nargs="+")
     p = command("extract", _extract, "detect, align and save the faces of a person from clips or image folders")
     p.add_argument("sources", nargs="+", metavar="CLIP_OR_FOLDER")
@@ -307,14 +308,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="skip the identity score (sampled faces against both persons' face sets in --workspace)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (only on success)")
     p = command("verify", _verify, "report the provenance marks of videos: metadata tag, visible label, watermark; "
-                "with --model, exit 1 when a video without marks is judged swapped")
+                "with --swap-detector, exit 1 when a video without marks is judged swapped")
     p.add_argument("videos", nargs="+", metavar="VIDEO")
-    p.add_argument("--model", metavar="DETECTOR", help="a swap detector file (chapter 09) to judge unmarked videos")
-    p.add_argument("--detector", default="auto", choices=DETECTORS, help="face detector for --model")
+    p.add_argument("--swap-detector", metavar="FILE", help="a swap detector file (chapter 09) to judge unmarked videos")
+    p.add_argument("--detector", default="auto", choices=DETECTORS, help="face detector for --swap-detector")
     p.add_argument("--max-frames", type=COUNT, default=64, help="frames the swap detector looks at (default 64)")
-    p = command("detect", _detect, "judge whether the faces of a video were swapped: per-frame scores and a verdict")
+    p = command("scan", _scan, "judge whether the faces of a video were swapped: per-frame scores and a verdict")
     p.add_argument("video", metavar="VIDEO")
-    p.add_argument("--model", metavar="DETECTOR",
+    p.add_argument("--swap-detector", metavar="FILE",
                    help="a swap detector file (default: WORKSPACE/detectors/swap_detector.safetensors, saved by "
                         "chapter 09)")
     p.add_argument("--detector", default="auto", choices=DETECTORS, help="face detector")

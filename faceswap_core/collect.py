@@ -147,7 +147,7 @@ def collect(source: str, person: str, workspace: str | Path = "data", *, frames:
                     if kind == "url" and (rec := existing(name)) is not None:
                         return rec
                     dest = folder / name
-                    info = media.probe(got)  # refuses anything that is not a readable video
+                    info = media.video_info(got)  # refuses anything that is not a readable video
                     if info.image:  # (PyAV reads a photo as a one-frame "video")
                         raise FaceswapError(f"{source}: an image, not a video; image folders are a face source "
                                             "for `extract`, not for `collect`")
@@ -161,7 +161,7 @@ def collect(source: str, person: str, workspace: str | Path = "data", *, frames:
                         finally:
                             dest_tmp.discard()  # (after a commit there is nothing left to discard)
                 licence = LICENCE_REAL
-            info = media.probe(dest)
+            info = media.video_info(dest)
             rec = ClipRecord(file=name, source=source, kind=kind, duration=round(info.duration, 3),
                              fps=round(info.fps, 3), width=info.width, height=info.height, frames=info.frames,
                              has_audio=info.has_audio, licence=licence, options=options,

@@ -1,4 +1,4 @@
-"""Video and audio I/O on PyAV: read frames, write H.264 MP4, carry a clip's audio across, probe.
+"""Video and audio I/O on PyAV: read frames, write H.264 MP4, carry a clip's audio across, read a file's video info.
 
 Frames cross this module's edges as ``uint8 HxWx3 RGB`` numpy arrays. Every file is written to a
 temporary name beside its destination and renamed only when complete, so an interrupted run never
@@ -23,7 +23,7 @@ from .files import AtomicPath
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What `probe` learns about a media file."""
+    """What `video_info` learns about a media file."""
 
     path: str
     width: int
@@ -98,7 +98,7 @@ def rgb_image(image, what: str = "frame") -> np.ndarray:
     raise FaceswapError(f"{what}: shape {a.shape}; give an (H, W, 3) RGB image")
 
 
-def probe(path: str | os.PathLike) -> VideoInfo:
+def video_info(path: str | os.PathLike) -> VideoInfo:
     """Upright size (a phone clip's rotation applied), frame rate, frame count, duration and audio of a video."""
     with _open(path) as c:
         v = _video_stream(c, path)

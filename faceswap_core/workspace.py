@@ -59,8 +59,8 @@ def keys_dir(workspace: str | Path) -> Path:
 
 
 def detector_file(workspace: str | Path) -> Path:
-    """The swap detector chapter 09 saves and `faceswap-core detect` reads by default."""
-    return Path(workspace) / "detectors" / "spotter.safetensors"
+    """The swap detector chapter 09 saves and `faceswap-core scan` reads by default."""
+    return Path(workspace) / "detectors" / "swap_detector.safetensors"
 
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}  # photos a folder may hold

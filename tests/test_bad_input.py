@@ -161,7 +161,7 @@ ws = ["--workspace", "ws"]
 TRAIN = ["train", "--persons", "ines", "tomas", "--steps", "3", *ws]
 CONVERT = ["convert", CLIP, "--model", MODEL, "--to", "tomas", "--detector", "truth", "--min-size", "1"]
 EXTRACT = ["extract", CLIP, "--person", "newface", "--detector", "truth", "--min-size", "1", "--size", "64", *ws]
-DETECT = ["detect", CLIP, "--model", "in/swap_detector.safetensors", "--detector", "truth"]
+DETECT = ["scan", CLIP, "--swap-detector", "in/swap_detector.safetensors", "--detector", "truth"]
 COLLECT = ["collect", "synthetic:mei", "--person", "mei", "--frames", "8", "--size", "96", *ws]
 
 PROBES: dict[str, Probe] = {
@@ -278,17 +278,17 @@ PROBES: dict[str, Probe] = {
     "convert disk full": Probe([*CONVERT, "--out", "ws/outputs/a.mp4", "--overwrite"], r"a.mp4: could not be written",
                                file_limit=3_000),
     # probe and tour
-    "probe missing file": Probe(["probe", "in/nothing.mp4"], r"in/nothing.mp4"),
-    "probe broken file": Probe(["probe", "in/broken.mp4"], r"in/broken.mp4"),
-    "probe a folder": Probe(["probe", "in/empty"], r"in/empty"),
+    "info missing file": Probe(["info", "in/nothing.mp4"], r"in/nothing.mp4"),
+    "info broken file": Probe(["info", "in/broken.mp4"], r"in/broken.mp4"),
+    "info a folder": Probe(["info", "in/empty"], r"in/empty"),
     "verify a text file": Probe(["verify", "in/notes.txt"], r"in/notes.txt: not a readable video"),
     "verify a missing file": Probe(["verify", "in/nothing.mp4"], r"in/nothing.mp4"),
     # detect (a swap detector of chapter 09) and verify with one
-    "detect a text file": Probe(["detect", "in/notes.txt", "--model", "in/swap_detector.safetensors"],
+    "scan a text file": Probe(["scan", "in/notes.txt", "--swap-detector", "in/swap_detector.safetensors"],
                                 r"in/notes.txt: not a readable video"),
     "detect missing detector": Probe([*DETECT[:3], "in/none.safetensors", *DETECT[4:]],
                                      r"in/none.safetensors: no such detector file"),
-    "detect before chapter 09 saved one": Probe(["detect", CLIP, *ws],
+    "scan before chapter 09 saved one": Probe(["scan", CLIP, *ws],
                                                 r"ws/detectors/swap_detector.safetensors: no such detector file; train one"),
     "detect damaged detector": Probe([*DETECT[:3], "in/cut.safetensors", *DETECT[4:]],
                                      r"in/cut.safetensors: not a readable detector file"),
@@ -297,19 +297,19 @@ PROBES: dict[str, Probe] = {
     "detect a checkpoint as detector": Probe(
         [*DETECT[:3], f"{MODEL}/checkpoints/step-0000002/model.safetensors", *DETECT[4:]],
         r"model.safetensors: not a faceswap-lab swap detector"),
-    "detect a video without a face": Probe(["detect", "in/grey.mp4", "--model", "in/swap_detector.safetensors", "--detector",
+    "scan a video without a face": Probe(["scan", "in/grey.mp4", "--swap-detector", "in/swap_detector.safetensors", "--detector",
                                             "cascade", "--heatmap", "ws/outputs/h.mp4"],
                                            r"in/grey.mp4: no face found in any of its 8 frames; no verdict"),
-    "detect heatmap over an output": Probe([*DETECT, "--heatmap", "ws/outputs/a.mp4"],
+    "scan heatmap over an output": Probe([*DETECT, "--heatmap", "ws/outputs/a.mp4"],
                                            r"ws/outputs/a.mp4: already exists"),
-    "detect heatmap onto the input": Probe([*DETECT, "--heatmap", CLIP, "--overwrite"], r"is the input"),
-    "detect max-frames 0": Probe([*DETECT, "--max-frames", "0"], r"argument --max-frames: 0: it must be at least 1"),
-    "detect read-only heatmap folder": Probe([*DETECT, "--heatmap", "ws/outputs/h.mp4"],
+    "scan heatmap onto the input": Probe([*DETECT, "--heatmap", CLIP, "--overwrite"], r"is the input"),
+    "scan max-frames 0": Probe([*DETECT, "--max-frames", "0"], r"argument --max-frames: 0: it must be at least 1"),
+    "scan read-only heatmap folder": Probe([*DETECT, "--heatmap", "ws/outputs/h.mp4"],
                                              r"ws/outputs.*: (Read-only file system|Permission denied)",
                                              read_only="ws/outputs"),
-    "detect disk full (heatmap)": Probe([*DETECT, "--heatmap", "ws/outputs/h.mp4"], r"h.mp4.*(File too large|could "
+    "scan disk full (heatmap)": Probe([*DETECT, "--heatmap", "ws/outputs/h.mp4"], r"h.mp4.*(File too large|could "
                                         r"not be written)", file_limit=3_000),
-    "verify with a damaged detector": Probe(["verify", "ws/outputs/a.mp4", "--model", "in/cut.safetensors"],
+    "verify with a damaged detector": Probe(["verify", "ws/outputs/a.mp4", "--swap-detector", "in/cut.safetensors"],
                                             r"in/cut.safetensors: not a readable detector file"),
     "tour unknown chapter": Probe(["tour", "--only", "99", *ws], r"--only 99: matches no chapter"),
     "tour empty notebooks folder": Probe(["tour", "--notebooks", "in/empty", *ws], r"in/empty: no chapter notebooks"),

@@ -22,14 +22,14 @@ def test_collect_and_probe(tmp_path):
     assert out.returncode == 0, out.stderr
     clip = tmp_path / "clips/mei/mei_s0_6f_64px.mp4"
     assert clip.exists()
-    out = run("probe", str(clip))
+    out = run("info", str(clip))
     assert "64x64" in out.stdout and "6 frames" in out.stdout
 
 
 def test_bad_input_is_one_line_and_non_zero(tmp_path):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00" * 1000)
-    for args in (["probe", str(bad)], ["collect", str(bad), "--person", "x", "--workspace", str(tmp_path)],
+    for args in (["info", str(bad)], ["collect", str(bad), "--person", "x", "--workspace", str(tmp_path)],
                  ["collect", "synthetic:nobody", "--person", "x", "--workspace", str(tmp_path)]):
         out = run(*args)
         assert out.returncode == 2

@@ -36,7 +36,7 @@ def test_url_downloads_through_yt_dlp(cast_clip, http_root, tmp_path):
     rec = collect.collect(f"{base}/talk.mp4", "web", tmp_path)
     assert rec.kind == "url" and rec.source == f"{base}/talk.mp4"
     got = rec.path(tmp_path, "web")
-    assert media.probe(got).frames == 40 and got.read_bytes() == cast_clip.read_bytes()
+    assert media.video_info(got).frames == 40 and got.read_bytes() == cast_clip.read_bytes()
     cut = collect.collect(f"{base}/talk.mp4", "web2", tmp_path, section="0-0.8")
     assert cut.frames == 20
 
@@ -131,6 +131,6 @@ def test_a_phone_clip_is_collected_upright(tmp_path):
     cut = collect.collect(str(src), "q", tmp_path / "ws", section="0.2-0.8")
     assert (whole.width, whole.height) == (cut.width, cut.height) == (64, 96) and cut.frames == 6
     frames, _ = media.read_frames(cut.path(tmp_path / "ws", "q"))
-    assert frames.shape == (6, 96, 64, 3) and media.probe(cut.path(tmp_path / "ws", "q")).rotation == 0
+    assert frames.shape == (6, 96, 64, 3) and media.video_info(cut.path(tmp_path / "ws", "q")).rotation == 0
     error = [np.abs(frames.astype(int) - np.rot90(img, k)).mean() for k in (-1, 1)]
     assert error[0] < 6 < error[1]  # turned clockwise once (upright), not the other way or twice

@@ -8,7 +8,7 @@ from conftest import face_region
 
 from faceswap_core import FaceswapError, cli, media, synth
 from faceswap_core.evaluation import truth_scores
-from faceswap_core.faces import detect
+from faceswap_core.faces import detect, identity
 from faceswap_core.swapping import convert, swap
 
 
@@ -28,7 +28,7 @@ def _label_region(shape):
 
 def test_output_keeps_frame_count_fps_and_audio_and_is_labelled(clip, converted):
     out, summary = converted
-    src, dst = media.probe(clip), media.probe(out)
+    src, dst = media.video_info(clip), media.video_info(out)
     assert dst.frames == src.frames == summary.frames == 30
     assert dst.fps == pytest.approx(src.fps)
     assert dst.has_audio and dst.audio_duration == pytest.approx(src.audio_duration, abs=0.03)
@@ -84,7 +84,7 @@ def test_range_resize_side_by_side_and_gif(clip, swapper, tmp_path):
     out, gif = tmp_path / "sbs.mp4", tmp_path / "sbs.gif"
     s = convert.convert_video(clip, out, swapper, progress=False, start=0.4, end=0.8, resize=96, side_by_side=True,
                               gif=gif, gif_seconds=(0, 0.2))
-    info = media.probe(out)
+    info = media.video_info(out)
     assert (info.width, info.height) == (192, 96) and s.frames == info.frames == 10
     assert info.audio_duration == pytest.approx(0.4, abs=0.05)
     with av.open(str(gif)) as g:
@@ -162,7 +162,7 @@ def test_cli_convert_and_its_errors(clip, trained_pair, tmp_path, capsys):
     out = tmp_path / "cli.mp4"
     code = cli.main(["convert", str(clip), "--model", str(trained_pair[1]), "--to", "tomas", "--out", str(out),
                      "--detector", "truth", "--end", "0.4"])
-    assert code == 0 and media.probe(out).frames == 10
+    assert code == 0 and media.video_info(out).frames == 10
     assert "10 frames" in capsys.readouterr().out
     assert cli.main(["verify", str(out), str(clip)]) == 0  # the CLI's output carries all three marks, the source none
     report = capsys.readouterr().out.split(f"{clip}:")
@@ -175,7 +175,7 @@ def test_cli_convert_and_its_errors(clip, trained_pair, tmp_path, capsys):
     code = cli.main(["convert", str(clip), "--model", str(trained_pair[1]), "--to", "tomas", "--out", str(out),
                      "--detector", "truth"])
     assert code == 2 and "already exists" in capsys.readouterr().err
-    assert media.probe(out).frames == 10  # the earlier output is untouched
+    assert media.video_info(out).frames == 10  # the earlier output is untouched
 
 
 
@@ -183,10 +183,9 @@ def test_cli_convert_and_its_errors(clip, trained_pair, tmp_path, capsys):
 def test_identity_score_of_the_swap_moves_the_faces_from_the_source_towards_the_target(clip, trained_pair, tmp_path):
     """On sampled frames, the swapped faces move away from A's face set towards B's (dlib's embeddings; the
     CLI prints it in its summary)."""
-    from faceswap_core.faces import identity
 
     ws, model_dir = trained_pair
-    means = convert.person_means(ws, "ines", "tomas")
+    means = identity.person_means(ws, "ines", "tomas")
     assert means is not None and all(m.shape == (128,) for m in means)
     sw = swap.Swapper(model_dir, "tomas", detect.get_detector("truth", clip=clip))
     s = convert.convert_video(clip, tmp_path / "o.mp4", sw, progress=False, identity_of=means, identity_samples=10)
@@ -198,7 +197,7 @@ def test_identity_score_of_the_swap_moves_the_faces_from_the_source_towards_the_
     assert after["to_source"] > before["to_source"] + 0.05
     assert after["to_target"] - after["to_source"] < before["to_target"] - before["to_source"]
     assert "recognised as the target" in str(s)
-    assert convert.person_means(ws, "ines", "nobody") is None  # no face set: no score, no error
+    assert identity.person_means(ws, "ines", "nobody") is None  # no face set: no score, no error
 
 
 def test_a_phone_clip_stored_sideways_is_found_and_converted_upright(tmp_path):
@@ -218,7 +217,7 @@ def test_a_phone_clip_stored_sideways_is_found_and_converted_upright(tmp_path):
             vf.pts = i
             out.mux(s.encode(vf))
         out.mux(s.encode(None))
-    assert (media.probe(clip).width, media.probe(clip).height) == (144, 192)
+    assert (media.video_info(clip).width, media.video_info(clip).height) == (144, 192)
     sw = swap.Swapper(FaceSwapModel.create("lite", ["ines", "tomas"], seed=0), "tomas", "dlib")
     s = convert.convert_video(clip, tmp_path / "out.mp4", sw, progress=False, provenance=False)
     assert s.faces == 6  # found in every frame: upright faces

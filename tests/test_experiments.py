@@ -58,7 +58,7 @@ def test_by_yaw_bins_absolute_yaw():
 
 def test_probe_core_mask_covers_the_microphone_that_the_skin_mask_leaves_out(tmp_path):
     exp = experiments.Experiment()
-    mic = experiments.probe(tmp_path, exp, frames=6, occluder="microphone")
+    mic = experiments.held_out_probe(tmp_path, exp, frames=6, occluder="microphone")
     frontal = int(np.argmin(np.abs(mic.yaw)))
     skin, core = mic.mask[frontal, 0] > 0.5, mic.core[frontal, 0] > 0.5
     assert core.sum() > 200 and (core & ~skin).sum() > 50  # the microphone hides part of the core

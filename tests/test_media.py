@@ -15,7 +15,7 @@ def _frames(n=12, h=64, w=96):
 
 def test_write_read_probe_round_trip(tmp_path):
     out = media.write_video(tmp_path / "v.mp4", _frames(), fps=12)
-    info = media.probe(out)
+    info = media.video_info(out)
     assert (info.width, info.height, info.frames, info.has_audio) == (96, 64, 12, False)
     assert info.fps == pytest.approx(12) and info.duration == pytest.approx(1.0, abs=0.01)
     frames, times = media.read_frames(out)
@@ -29,7 +29,7 @@ def test_write_read_probe_round_trip(tmp_path):
 def test_audio_is_carried_across_unchanged_in_duration(cast_clip, tmp_path):
     frames, _ = media.read_frames(cast_clip)
     out = media.write_video(tmp_path / "copy.mp4", frames[:, ::-1], fps=25, audio_from=cast_clip)
-    src, dst = media.probe(cast_clip), media.probe(out)
+    src, dst = media.video_info(cast_clip), media.video_info(out)
     assert dst.has_audio and dst.audio_duration == pytest.approx(src.audio_duration, abs=1e-3)
     a, _ = media.read_audio(cast_clip)
     b, _ = media.read_audio(out)
@@ -39,7 +39,7 @@ def test_audio_is_carried_across_unchanged_in_duration(cast_clip, tmp_path):
 def test_audio_range_is_cut_and_shifted(cast_clip, tmp_path):
     frames, _ = media.read_frames(cast_clip, start=0.4, end=1.2)
     out = media.write_video(tmp_path / "cut.mp4", frames, fps=25, audio_from=cast_clip, audio_range=(0.4, 1.2))
-    info = media.probe(out)
+    info = media.video_info(out)
     assert info.frames == 20
     assert abs(info.audio_duration - 0.8) < 0.1
 
@@ -49,7 +49,7 @@ def test_non_video_files_give_one_line_errors(tmp_path, content):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(content)
     with pytest.raises(FaceswapError) as e:
-        media.probe(bad)
+        media.video_info(bad)
     assert "bad.mp4" in str(e.value) and "\n" not in str(e.value)
 
 
@@ -63,7 +63,7 @@ def test_truncated_file_is_reported(cast_clip, tmp_path):
 
 def test_missing_file_and_odd_size(tmp_path):
     with pytest.raises(FaceswapError, match="no such file"):
-        media.probe(tmp_path / "nope.mp4")
+        media.video_info(tmp_path / "nope.mp4")
     with pytest.raises(FaceswapError, match="must be even"):
         media.write_video(tmp_path / "odd.mp4", [np.zeros((63, 64, 3), np.uint8)], fps=10)
     assert not list(tmp_path.glob("*odd*"))
@@ -137,12 +137,12 @@ def test_phone_clip_is_read_upright(tmp_path, degrees):
     frames, _ = media.read_frames(clip)
     assert _turned(frames, img) == k and frames.flags.c_contiguous
     assert _turned([f for _, f in media.iter_frames(clip, start=0.2, fps=5)], img) == k
-    info = media.probe(clip)
+    info = media.video_info(clip)
     assert (info.height, info.width) == np.rot90(img, k).shape[:2] and info.rotation == degrees % 360
     out = media.write_video(tmp_path / "upright.mp4", frames, fps=10)  # what convert and collect --section do
     assert _first_decoded(out).rotation == 0  # no display matrix turning it a second time
     again, _ = media.read_frames(out)
-    assert _turned(again, img) == k and (media.probe(out).width, media.probe(out).height) == (info.width, info.height)
+    assert _turned(again, img) == k and (media.video_info(out).width, media.video_info(out).height) == (info.width, info.height)
 
 
 def test_legacy_rotate_tag_is_honoured(tmp_path):
@@ -151,7 +151,7 @@ def test_legacy_rotate_tag_is_honoured(tmp_path):
     with av.open(str(clip)) as c:
         assert {k.lower(): v for k, v in c.streams.video[0].metadata.items()}["rotate"] == "90"
     frames, _ = media.read_frames(clip)
-    assert _turned(frames, img) == 3 and media.probe(clip).rotation == 270
+    assert _turned(frames, img) == 3 and media.video_info(clip).rotation == 270
 
 
 def test_cut_off_clip_names_the_frames_it_holds(tmp_path):
@@ -168,7 +168,7 @@ def test_cut_off_clip_names_the_frames_it_holds(tmp_path):
         with pytest.raises(FaceswapError, match=msg):
             media.read_frames(clip)
         with pytest.raises(FaceswapError, match=msg):
-            media.probe(clip)  # so convert and collect refuse it before any work
+            media.video_info(clip)  # so convert and collect refuse it before any work
         with pytest.raises(FaceswapError, match=msg):
             media.write_video(tmp_path / "out.mp4", (f for _, f in media.iter_frames(clip)), fps=10)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "whole.mp4"]

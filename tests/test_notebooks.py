@@ -264,18 +264,18 @@ def test_detect_and_verify_commands_on_chapter_09s_detector(ci_run, tmp_path):
         return subprocess.run([sys.executable, "-m", "faceswap_core.cli", *map(str, args)], capture_output=True,
                               text=True, env={**os.environ, "TQDM_DISABLE": "1"}, timeout=300)
 
-    done = cli("detect", swapped, "--model", model, "--detector", "truth", "--heatmap", tmp_path / "heat.mp4")
+    done = cli("scan", swapped, "--swap-detector", model, "--detector", "truth", "--heatmap", tmp_path / "heat.mp4")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len([x for x in lines if re.match(r"\s+\d+\s+\d+\.\d\d\s+\d", x)]) == 24  # a row of scores per frame
     assert re.search(r"kofi-0-to-mei.mp4: swapped \(median probability", done.stdout)
-    assert media.probe(tmp_path / "heat.mp4").frames == 24
-    done = cli("detect", real, "--model", model, "--detector", "truth")
+    assert media.video_info(tmp_path / "heat.mp4").frames == 24
+    done = cli("scan", real, "--swap-detector", model, "--detector", "truth")
     assert done.returncode == 0 and "kofi-0-real.mp4: not swapped" in done.stdout, done.stdout + done.stderr
     # verify: exit 1 only for a video without marks that the detector judges swapped
-    done = cli("verify", swapped, "--model", model, "--detector", "truth", "--workspace", ws)
+    done = cli("verify", swapped, "--swap-detector", model, "--detector", "truth", "--workspace", ws)
     assert done.returncode == 1 and "judged swapped but carries no faceswap-lab mark" in done.stdout, done.stdout
-    done = cli("verify", real, ws / "outputs" / "09_marked.mp4", "--model", model, "--detector", "truth",
+    done = cli("verify", real, ws / "outputs" / "09_marked.mp4", "--swap-detector", model, "--detector", "truth",
                "--workspace", ws)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "content credentials found: Trusted" in done.stdout and "swap detector: not swapped" in done.stdout

@@ -83,7 +83,7 @@ def test_shading_has_a_lit_and_a_shadow_side():
 
 
 def test_clip_has_audio_of_equal_duration_and_truth_inside_the_mask(cast_clip):
-    info = media.probe(cast_clip)
+    info = media.video_info(cast_clip)
     assert info.frames == 40 and info.has_audio
     assert abs(info.audio_duration - info.duration) <= 1 / info.fps
     truth = synth.load_truth(cast_clip)

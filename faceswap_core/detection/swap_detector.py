@@ -1,6 +1,6 @@
 """A trained set of swap detectors: train, calibrate, save, load, scan a video. Taught in chapter 09.
 
-`SwapDetector.fit` trains the four detectors of `spot` on `features.Samples` and calibrates each one's raw score
+`SwapDetector.fit` trains the four detectors (`features`, `nets`) on `features.Samples` and calibrates each one's raw score
 into a probability (a one-feature logistic regression on the training faces). `save` writes them to one
 safetensors file whose metadata names the format and its version; `load` refuses another version or a
 damaged file in one line. `scan` runs them over a video: a face detector finds the face of each frame,
@@ -31,7 +31,7 @@ CHUNK = 16  # frames per batch of the detectors
 
 
 class SwapDetector(nn.Module):
-    """The four detectors of `spot` and a calibration of each (raw score -> probability)."""
+    """The four detectors (`features`, `nets`) and a calibration of each (raw score -> probability)."""
 
     def __init__(self, width: int = 16, info: dict | None = None):
         super().__init__()
@@ -103,18 +103,18 @@ class SwapDetector(nn.Module):
 
 
 def load(path: str | Path) -> SwapDetector:
-    """A spotter saved by `SwapDetector.save`; one line for a missing, damaged or other-version file."""
+    """A swap detector saved by `SwapDetector.save`; one line for a missing, damaged or other-version file."""
     path = Path(path)
     if not path.is_file():
         raise FaceswapError(f"{path}: no such detector file; train one in chapter 09 (it saves "
-                            "WORKSPACE/detectors/spotter.safetensors)")
+                            "WORKSPACE/detectors/swap_detector.safetensors)")
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
         raise FaceswapError(f"{path}: not a readable detector file ({str(e).splitlines()[0][:80]}); it is damaged "
-                            "or not a spotter: train it again in chapter 09") from None
+                            "or not a swap detector: train it again in chapter 09") from None
     if meta.get("format") != features.FORMAT:
         raise FaceswapError(f"{path}: not a faceswap-lab swap detector (format {meta.get('format')!r}); pass the "
                             "file chapter 09 saves")
@@ -151,12 +151,12 @@ def _heat(frame: np.ndarray, prob: np.ndarray | None, matrix: np.ndarray | None)
     return out
 
 
-def scan(video: str | Path, spotter: SwapDetector, detector: str = "auto", *, heatmap: str | Path | None = None,
+def scan(video: str | Path, model: SwapDetector, detector: str = "auto", *, heatmap: str | Path | None = None,
          max_frames: int | None = None, overwrite: bool = False, progress: bool = False) -> dict:
     """Score each frame of a video with every detector: the largest face of each frame is looked at (frames
     without one get no score). Returns per-frame probabilities, their medians and the verdict; with
     `heatmap`, also writes a video of where the boundary detector sees the seam of a pasted face."""
-    info = media.probe(video)
+    info = media.video_info(video)
     if heatmap is not None and Path(heatmap).resolve() == Path(video).resolve():
         raise FaceswapError(f"{heatmap}: is the input; write the heatmap video to another file")
     if heatmap is not None and Path(heatmap).exists() and not overwrite:
@@ -173,8 +173,8 @@ def scan(video: str | Path, spotter: SwapDetector, detector: str = "auto", *, he
             s = features.faces_of(frames, marks)
             if previous is not None and marks[0] is not None:  # flicker across the chunk boundary
                 s.flicker[0] = features.flicker_ratio(previous, s.views[0])
-            probs = spotter.probabilities(s) if len(s) else {}
-            maps = nets.boundary_maps(spotter.seam, s.views) if writer is not None else None
+            probs = model.probabilities(s) if len(s) else {}
+            maps = nets.boundary_maps(model.seam, s.views) if writer is not None else None
             k = 0
             for (i, t, frame), m in zip(chunk, marks):
                 row = {"frame": i, "time": round(t, 3), "face": m is not None}
@@ -203,7 +203,7 @@ def scan(video: str | Path, spotter: SwapDetector, detector: str = "auto", *, he
 
 
 def describe(result: dict) -> str:
-    """What `faceswap-core detect` prints: one line per frame, then the verdict."""
+    """What `faceswap-core scan` prints: one line per frame, then the verdict."""
     lines = [f"{'frame':>6} {'time':>7}  " + "  ".join(f"{n:>9}" for n in (*features.DETECTORS, "combined"))]
     for r in result["frames"]:
         cells = "  ".join(f"{r[n]:9.2f}" for n in (*features.DETECTORS, "combined")) if r["face"] else "no face"

@@ -2,7 +2,7 @@
 model): smoothing, steps to reach a level, and each claim's test with its thresholds in one place.
 
 Inputs are the plain results that `experiments.run` returns (curves of {"step", "ssim", ...} rows,
-per-yaw-bin rows from `metrics.by_yaw`), so every verdict can be tested on constructed numbers.
+per-yaw-bin rows from `truth_scores.by_yaw`), so every verdict can be tested on constructed numbers.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def face_set(workspace: str | Path, who: synth.Identity, faces: int, yaw: float 
     return folder
 
 
-def probe_clip(workspace: str | Path, who: synth.Identity, frames: int, occluder: str | None = None,
+def held_out_clip(workspace: str | Path, who: synth.Identity, frames: int, occluder: str | None = None,
                seed: int = 0) -> Path:
     """A held-out clip of a cast member (a motion seed no training clip uses), full head turns, at least
     `frames` and at most 10 s long (cached)."""
@@ -96,9 +96,9 @@ def probe_clip(workspace: str | Path, who: synth.Identity, frames: int, occluder
     return clip
 
 
-def probe(workspace, exp: Experiment, frames: int = 48, occluder: str | None = None) -> truth_probe.TruthProbe:
+def held_out_probe(workspace, exp: Experiment, frames: int = 48, occluder: str | None = None) -> truth_probe.TruthProbe:
     """The held-out frames of the experiment's source, ready to score a swap into its target."""
-    clip = probe_clip(workspace, exp.source_identity(), frames, occluder, exp.seed)
+    clip = held_out_clip(workspace, exp.source_identity(), frames, occluder, exp.seed)
     yaw = np.array([c.yaw for c in synth.load_truth(clip).conditions])
     picks = np.sort(np.argsort(yaw)[np.linspace(0, len(yaw) - 1, frames).astype(int)])  # spread over the turn
     return truth_probe.TruthProbe.from_clip(clip, synth.get_identity(exp.target), frames=picks)
@@ -121,10 +121,10 @@ def run(exp: Experiment, workspace: str | Path, probes: dict[str, str | None] | 
         result = _train(exp, workspace, folder, probe_frames, progress)
     model = load_model(folder / "model")
     for label, occluder in probes.items():
-        clip = probe_clip(workspace, exp.source_identity(), probe_frames, occluder, exp.seed)
+        clip = held_out_clip(workspace, exp.source_identity(), probe_frames, occluder, exp.seed)
         if result["probes"].get(label, {}).get("clip") == clip.name:
             continue  # scored before, on the same probe clip
-        pr = probe(workspace, exp, probe_frames, occluder)
+        pr = held_out_probe(workspace, exp, probe_frames, occluder)
         swapped = pr.swap(model, exp.target)
         per = pr.per_face(swapped)
         result["probes"][label] = {"occluder": occluder, "clip": clip.name, **pr.score(model, exp.target),
@@ -160,7 +160,7 @@ def _train(exp: Experiment, workspace, folder: Path, probe_frames: int, progress
     if model_dir.exists():  # an earlier run was interrupted before its result was written: start over
         shutil.rmtree(model_dir)
     trainer = train.Trainer(model, faces, model_dir, cfg)
-    pr = probe(workspace, exp, probe_frames)
+    pr = held_out_probe(workspace, exp, probe_frames)
     curve: list[dict] = []
 
     def measure(t: train.Trainer) -> None:
@@ -185,4 +185,4 @@ def _plain(exp: Experiment) -> dict:
     return d
 
 
-__all__ = ["Experiment", "face_set", "load", "probe", "probe_clip", "run"]
+__all__ = ["Experiment", "face_set", "load", "held_out_clip", "held_out_probe", "run"]

@@ -97,7 +97,7 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
         if not s.exists():
             raise FaceswapError(f"{s}: no such clip or folder")
         if s.is_file():
-            infos[s] = media.probe(s)  # a clear error for a corrupt or non-video file, before anything is written
+            infos[s] = media.video_info(s)  # a clear error for a corrupt or non-video file, before anything is written
     refs = None if reference is None else reference if isinstance(reference, np.ndarray) else \
         identity.references(reference)  # a photo without a face is refused before anything is written
     final = faces_dir(workspace, person)

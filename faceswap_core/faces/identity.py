@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 
 from ..errors import FaceswapError
-from ..workspace import IMAGE_SUFFIXES
+from ..workspace import IMAGE_SUFFIXES, faces_dir
 from . import detect, dlibface
+from .faceset import FaceSet
 
 THRESHOLD = 0.6  # the usual same-person distance for dlib's ResNet model (its authors' LFW figure)
 
@@ -78,7 +79,7 @@ def faceset_embeddings(faceset, max_faces: int | None = None) -> np.ndarray:
     return crop_embeddings([faceset.image(int(i)) for i in picks], [faceset.crop_landmarks(int(i)) for i in picks])
 
 
-def swap_score(swapped: np.ndarray, source_mean: np.ndarray, target_mean: np.ndarray) -> dict:
+def recogniser_verdict(swapped: np.ndarray, source_mean: np.ndarray, target_mean: np.ndarray) -> dict:
     """How swapped faces (K, 128) sit between A (`source_mean`) and B (`target_mean`): mean distances to
     each, and the share recognised as B (nearer to B than to A)."""
     d_a, d_b = distances(swapped, source_mean), distances(swapped, target_mean)
@@ -88,5 +89,14 @@ def swap_score(swapped: np.ndarray, source_mean: np.ndarray, target_mean: np.nda
             "per_face": {"to_source": np.round(d_a, 4).tolist(), "to_target": np.round(d_b, 4).tolist()}}
 
 
-__all__ = ["THRESHOLD", "crop_embeddings", "distances", "embed", "faceset_embeddings", "read_image", "references",
-           "swap_score"]
+def person_means(workspace: str | Path, source: str, target: str, max_faces: int = 32) -> tuple | None:
+    """Mean identity embeddings of the face sets of A and B in the workspace (None if one is missing)."""
+    try:
+        sets = [FaceSet(faces_dir(workspace, p)) for p in (source, target)]
+        return tuple(faceset_embeddings(fs, max_faces).mean(0) for fs in sets)
+    except FaceswapError:
+        return None
+
+
+__all__ = ["THRESHOLD", "crop_embeddings", "distances", "embed", "faceset_embeddings", "person_means", "read_image",
+           "recogniser_verdict", "references"]

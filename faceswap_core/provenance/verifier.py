@@ -22,7 +22,7 @@ def verify(path: str | Path, max_frames: int = 16, payload=PAYLOAD, *, trust: by
     `max_frames` frames spread over the clip) and Content Credentials (``Trusted`` when signed under `trust`, a
     PEM root such as the workspace's test root), with a verdict. Finding none does not make a video real."""
     path = Path(path)
-    info = media.probe(path)  # one line for a missing, unreadable or non-video file
+    info = media.video_info(path)  # one line for a missing, unreadable or non-video file
     bits = payload_bits(payload)
     with av.open(str(path)) as c:
         tags = dict(c.metadata)

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import media, pipeline
 from ..errors import FaceswapError
-from ..faces import faceset, identity
+from ..faces import identity
 from ..provenance.labelling import PROVENANCE, label_frame
 from .swap import Aligned, Swapper
 
@@ -37,7 +37,7 @@ class ConvertSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)  # busy time inside each stage
     warnings: list[str] = field(default_factory=list)
     gif: Path | None = None
-    identity: dict | None = None  # sampled faces before/after: identity.swap_score of each (see `convert_video`)
+    identity: dict | None = None  # sampled faces before/after: identity.recogniser_verdict of each (see `convert_video`)
 
     @property
     def fps(self) -> float:
@@ -69,7 +69,7 @@ def check_job(source: str | Path, output: str | Path, *, gif: str | Path | None 
     readable video, the outputs (video, GIF) new files (or `overwrite`) in a writable folder, never the input
     or each other, and the range inside the clip. Returns the input's info."""
     source, output = Path(source), Path(output)
-    info = media.probe(source)  # one clear line for a missing, corrupt or non-video file
+    info = media.video_info(source)  # one clear line for a missing, corrupt or non-video file
     for path in (output, Path(gif) if gif is not None else None):
         if path is None:
             continue
@@ -180,7 +180,7 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
     summary.output = output
     summary.seconds = time.perf_counter() - t0
     if identity_of is not None and samples:
-        summary.identity = {k: identity.swap_score(np.concatenate([identity.embed(s[j], s[2]) for s in samples]),
+        summary.identity = {k: identity.recogniser_verdict(np.concatenate([identity.embed(s[j], s[2]) for s in samples]),
                                                    *identity_of) for k, j in (("before", 0), ("after", 1))}
         summary.identity["frames"] = [k for *_, marks, k in samples for _ in marks]  # one entry per face
     if summary.faces == 0:
@@ -192,14 +192,4 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
     return summary
 
 
-def person_means(workspace: str | Path, source: str, target: str, max_faces: int = 32) -> tuple | None:
-    """Mean identity embeddings of the face sets of A and B in the workspace (None if one is missing)."""
-    try:
-        sets = [faceset.FaceSet(faceset.faces_dir(workspace, p)) for p in (source, target)]
-        return tuple(identity.faceset_embeddings(fs, max_faces).mean(0) for fs in sets)
-    except FaceswapError:
-        return None
-
-
-__all__ = ["ConvertSummary", "check_job", "convert_video", "output_size",
-           "person_means"]
+__all__ = ["ConvertSummary", "check_job", "convert_video", "output_size"]

@@ -13,7 +13,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None, win
     A box-window SSIM (a uniform `window` x `window` mean, not the Gaussian of Wang et al. 2004), with the
     usual constants (K1 0.01, K2 0.03, data range 1) and population variances: it equals
     `skimage.metrics.structural_similarity(..., win_size=window, data_range=1)` away from the border
-    (tests/test_train.py checks it); at the border the window shrinks to the pixels inside."""
+    (tests/test_losses.py checks it); at the border the window shrinks to the pixels inside."""
     c1, c2 = 0.01 ** 2, 0.03 ** 2
     pool = lambda x: F.avg_pool2d(x, window, 1, window // 2, count_include_pad=False)  # noqa: E731
     mu_a, mu_b = pool(a), pool(b)

@@ -24,8 +24,9 @@ from ..errors import FaceswapError
 from ..faces.faceset import FaceDataset, FaceSet
 from ..files import lock
 from ..workspace import faces_dir
-from . import augment, losses
+from . import augment
 from . import checkpoint as ckpt
+from .losses import reconstruction_loss
 from .model import FaceSwapModel
 from .recipe import TrainConfig
 
@@ -135,7 +136,7 @@ class Trainer:
         return torch.where(pick[:, None, None, None], moved, x)
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return losses.reconstruction_loss(pred, target, mask, self.cfg.masked, self.cfg.ssim_weight)
+        return reconstruction_loss(pred, target, mask, self.cfg.masked, self.cfg.ssim_weight)
 
     def train_step(self) -> dict[str, float]:
         """One step: each person in turn, its decoder and the shared encoder updated on its batch."""

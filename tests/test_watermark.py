@@ -1,4 +1,4 @@
-"""forensics: the invisible watermark survives re-encoding and a half-size resize; verify reads every mark."""
+"""provenance.watermark: the invisible watermark survives re-encoding and a half-size resize; verify reads every mark."""
 
 import cv2
 import numpy as np
@@ -13,7 +13,7 @@ FRAMES, SIZE = 10, 256
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory):
     """A short 256 px cast clip of kofi (dark skin, white shirt: the hardest of the cast) and its frames."""
-    path = tmp_path_factory.mktemp("forensics") / "kofi.mp4"
+    path = tmp_path_factory.mktemp("watermark") / "kofi.mp4"
     synth.render_clip(synth.CAST["kofi"], FRAMES, path, size=SIZE, seed=1)
     return path, media.read_frames(path)[0]
 

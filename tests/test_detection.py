@@ -1,4 +1,4 @@
-"""Swap detection (spot, spotter, spotset): the measures, the features, the data split and the detector file.
+"""Swap detection (detection: features, nets, measures, dataset, swap_detector): the measures, the features, the data split and the detector file.
 The detectors' held-out AUCs at CI size are asserted on chapter 09's recorded figures (test_notebooks)."""
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _tiny_samples(n=16, seed=0) -> features.Samples:
     return features.Samples(views, spectra, rng.random(n).astype(np.float32) + label, label, masks)
 
 
-def test_a_spotter_learns_a_toy_swap_and_comes_back_from_its_file_unchanged(tmp_path):
+def test_a_swap_detector_learns_a_toy_swap_and_comes_back_from_its_file_unchanged(tmp_path):
     train, test = _tiny_samples(seed=0), _tiny_samples(seed=1)
     sp = swap_detector.SwapDetector(width=8)
     sp.fit(train, steps=60)
