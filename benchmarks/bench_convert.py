@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from faceswap_core import media, synth
+from faceswap_core import encode, media, synth
 from faceswap_core.faces import detect
 from faceswap_core.provenance import labelling
 from faceswap_core.swapping import convert, swap
@@ -33,7 +33,7 @@ def naive(source: Path, output: Path, swapper: swap.Swapper, fps: float) -> tupl
     spent = dict.fromkeys(("decode", "detect+align", "model", "blend+label", "encode"), 0.0)
     n = 0
     track = swapper.start()  # detections of this video (when detecting every Nth frame)
-    with media.VideoWriter(output, fps, audio_from=source, overwrite=True, metadata=labelling.PROVENANCE) as w:
+    with encode.VideoWriter(output, fps, audio_from=source, overwrite=True, metadata=labelling.PROVENANCE) as w:
         frames = media.iter_frames(source)
         while True:
             t0 = time.perf_counter()

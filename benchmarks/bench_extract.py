@@ -26,16 +26,16 @@ def main() -> None:
     import torch
 
     from faceswap_core import media, synth
-    from faceswap_core.faces import align, detect
+    from faceswap_core.faces import align, cascade, detect, dlibface, fan
 
     if args.fan_random_weights:
         from face_alignment.detection.sfd.net_s3fd import s3fd
         from face_alignment.models import FAN
 
-        ckpt = detect.hub_checkpoints()
+        ckpt = fan.hub_checkpoints()
         ckpt.mkdir(parents=True)
-        torch.save(FAN(4).state_dict(), ckpt / detect.FAN_FILES[0])
-        torch.save(s3fd().state_dict(), ckpt / detect.FAN_FILES[1])
+        torch.save(FAN(4).state_dict(), ckpt / fan.FAN_FILES[0])
+        torch.save(s3fd().state_dict(), ckpt / fan.FAN_FILES[1])
 
     clip = tmp / "cast720.mp4"
     t0 = time.perf_counter()
@@ -48,10 +48,10 @@ def main() -> None:
     decode = len(frames) / (time.perf_counter() - t0)
     print(f"decode only            : {decode:7.1f} frames/s")
 
-    backends = {"truth": detect.TruthDetector(clip), "cascade": detect.CascadeDetector(),
-                "dlib": detect.DlibDetector()}
+    backends = {"truth": detect.TruthDetector(clip), "cascade": cascade.CascadeDetector(),
+                "dlib": dlibface.DlibDetector()}
     try:
-        backends["fan"] = detect.FanDetector()
+        backends["fan"] = fan.FanDetector()
     except Exception as e:
         print(f"fan: skipped ({str(e)[:100]}...)")
     marks = None

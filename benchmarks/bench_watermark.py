@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceswap_core import media, synth
+from faceswap_core import encode, media, synth
 from faceswap_core.provenance import watermark
 
 
@@ -28,7 +28,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def reencode(frames, path: Path, size=None) -> np.ndarray:
     if size is not None:
         frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
-    media.write_video(path, frames, 25.0, crf=28, overwrite=True)
+    encode.write_video(path, frames, 25.0, crf=28, overwrite=True)
     return media.read_frames(path)[0]
 
 
@@ -87,7 +87,7 @@ def main() -> None:
     mark = ms_per_frame(watermark.mark_frame, hd)
     read = ms_per_frame(watermark.extract, hd)
     t0 = time.perf_counter()
-    media.write_video(tmp / "enc.mp4", hd, 25.0, crf=20, preset="veryfast", overwrite=True)
+    encode.write_video(tmp / "enc.mp4", hd, 25.0, crf=20, preset="veryfast", overwrite=True)
     enc = (time.perf_counter() - t0) / len(hd) * 1000
     print(f"720p: mark_frame {mark:.1f} ms/frame, extract {read:.1f} ms/frame; x264 veryfast CRF 20 encode "
           f"{enc:.1f} ms/frame (for scale)")

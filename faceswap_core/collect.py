@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import media, synth
+from . import encode
 from .errors import FaceswapError
 from .files import LOCK_FILE, AtomicPath, lock, write_json
 from .workspace import clips_dir
@@ -179,7 +180,7 @@ def collect(source: str, person: str, workspace: str | Path = "data", *, frames:
 def _trim(src: Path, dest: Path, start: float, end: float | None, info: media.VideoInfo) -> None:
     """Cut [start, end) of a clip, re-encoding the video and copying the audio of the same range."""
     frames = (f for _, f in media.iter_frames(src, start=start, end=end))
-    media.write_video(dest, frames, info.fps, overwrite=True, audio_from=src if info.has_audio else None,
+    encode.write_video(dest, frames, info.fps, overwrite=True, audio_from=src if info.has_audio else None,
                       audio_range=(start, end))
 
 

@@ -126,7 +126,7 @@ def _detector_files(inp: Path) -> None:
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from faceswap_core import media
+    from faceswap_core import encode
     from faceswap_core.detection import swap_detector
 
     good = swap_detector.SwapDetector(width=8).save(inp / "swap_detector.safetensors")
@@ -134,7 +134,7 @@ def _detector_files(inp: Path) -> None:
     with safe_open(str(good), framework="pt") as f:
         save_file({k: f.get_tensor(k) for k in f.keys()}, str(inp / "old.safetensors"),
                   metadata={**f.metadata(), "version": "0"})
-    media.write_video(inp / "grey.mp4", [np.full((96, 96, 3), 128, np.uint8)] * 8, 25.0)
+    encode.write_video(inp / "grey.mp4", [np.full((96, 96, 3), 128, np.uint8)] * 8, 25.0)
 
 
 @dataclass

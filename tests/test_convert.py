@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import face_region
 
-from faceswap_core import FaceswapError, cli, media, synth
+from faceswap_core import FaceswapError, cli, encode, media, synth
 from faceswap_core.evaluation import truth_scores
 from faceswap_core.faces import detect, identity
 from faceswap_core.swapping import convert, swap
@@ -46,7 +46,7 @@ def test_pixels_outside_the_face_are_unchanged(clip, converted, tmp_path):
     truth = synth.load_truth(clip)
     a, _ = media.read_frames(clip)
     b, _ = media.read_frames(out)
-    media.write_video(tmp_path / "reencoded.mp4", a, 25.0, crf=20)  # codec noise alone, for comparison
+    encode.write_video(tmp_path / "reencoded.mp4", a, 25.0, crf=20)  # codec noise alone, for comparison
     c, _ = media.read_frames(tmp_path / "reencoded.mp4")
     diffs_out, diffs_in, noise = [], [], []
     for i in range(len(a)):
@@ -95,7 +95,7 @@ def test_video_without_faces_passes_through_with_a_warning(trained_pair, tmp_pat
     src = tmp_path / "empty.mp4"
     rng = np.random.default_rng(1)
     base = cv2.resize(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8), (128, 96))
-    media.write_video(src, [np.roll(base, k, 1) for k in range(12)], 25.0)
+    encode.write_video(src, [np.roll(base, k, 1) for k in range(12)], 25.0)
     sw = swap.Swapper(trained_pair[1], "tomas", "cascade")
     s = convert.convert_video(src, tmp_path / "out.mp4", sw, progress=False, provenance=False)
     assert s.faces == 0 and s.frames == 12 and s.warnings

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceswap_core import FaceswapError, media
+from faceswap_core import FaceswapError, encode, media
 from faceswap_core.provenance import credentials
 
 SWAPPED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -33,8 +33,8 @@ def identity(tmp_path_factory):
 def signed(tmp_path_factory, identity):
     """(source, signed swap) MP4s: the swap is signed with the test identity, the source is not."""
     d = tmp_path_factory.mktemp("cred")
-    source = media.write_video(d / "source.mp4", _frames(), 10.0)
-    out = media.write_video(d / "swapped.mp4", _frames(shift=100), 10.0)
+    source = encode.write_video(d / "source.mp4", _frames(), 10.0)
+    out = encode.write_video(d / "swapped.mp4", _frames(shift=100), 10.0)
     assert credentials.sign(out, parent=source, identity=identity[1]) == out
     return source, out
 
@@ -70,7 +70,7 @@ def test_unsigned_and_reencoded_videos_carry_no_credentials(signed, tmp_path):
     source, out = signed
     c = credentials.read(source)
     assert not c["found"] and not c["says_swapped"] and c["actions"] == [] and "note" not in c
-    copy = media.write_video(tmp_path / "reencoded.mp4", media.read_frames(out)[0], 10.0)
+    copy = encode.write_video(tmp_path / "reencoded.mp4", media.read_frames(out)[0], 10.0)
     c = credentials.read(copy)
     assert not c["found"] and c["state"] is None and "note" not in c  # a re-encode drops the manifest
 
@@ -120,7 +120,7 @@ def test_a_damaged_key_file_is_named_with_what_to_do(identity, tmp_path):
 
 def test_a_non_mp4_reads_as_not_found_with_a_note(tmp_path):
     gif = tmp_path / "a.gif"
-    media.write_gif(_frames(3), gif, 10.0, width=32)
+    encode.write_gif(_frames(3), gif, 10.0, width=32)
     c = credentials.read(gif)
     assert not c["found"] and "not an MP4" in c["note"]
 

@@ -7,7 +7,7 @@ import pytest
 import skimage.data
 
 from faceswap_core import FaceswapError, synth
-from faceswap_core.faces import align, detect, landmark_scores
+from faceswap_core.faces import align, cascade, detect, dlibface, fan, landmark_scores
 
 
 def test_truth_detector_reads_the_sidecar(cast_clip):
@@ -23,7 +23,7 @@ def test_truth_detector_reads_the_sidecar(cast_clip):
 
 
 def test_cascade_finds_and_roughly_places_cast_faces():
-    det = detect.CascadeDetector()
+    det = cascade.CascadeDetector()
     errs = []
     for name in synth.cast_names():
         r = synth.render(synth.CAST[name], synth.Condition(yaw=5, light_azimuth=20), 256)
@@ -36,8 +36,8 @@ def test_cascade_finds_and_roughly_places_cast_faces():
 
 def test_cascade_calibration_constants_are_current():
     """CASCADE_FIT was measured on the cast; re-measure a smaller sample and compare."""
-    fit = detect.calibrate_cascade(n=20, seed=1)
-    assert np.allclose(fit["frontal"], detect.CASCADE_FIT["frontal"], atol=0.05)
+    fit = cascade.calibrate_cascade(n=20, seed=1)
+    assert np.allclose(fit["frontal"], cascade.CASCADE_FIT["frontal"], atol=0.05)
 
 
 def _grace_hopper():
@@ -50,14 +50,14 @@ def test_cascade_aligns_real_photos(photo):
     """On real faces the aligned crop has its eyes where the template puts them (checked by an
     independent eye cascade run on the crop)."""
     img = photo()
-    faces = detect.CascadeDetector().detect(img)
+    faces = cascade.CascadeDetector().detect(img)
     assert faces
     f = max(faces, key=lambda f: f.size)
     crop, _ = align.align_face(img, f.landmarks, 256)
     tpl = (align.PADDING + align.template() * (1 - 2 * align.PADDING)) * 256
     expected = np.stack([tpl[36:42].mean(0), tpl[42:48].mean(0)])
     gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-    eyes = detect._cascades()["eye"].detectMultiScale(gray, 1.1, 3, minSize=(20, 20))
+    eyes = cascade._cascades()["eye"].detectMultiScale(gray, 1.1, 3, minSize=(20, 20))
     centres = np.array([[x + w / 2, y + h / 2] for x, y, w, h in eyes]).reshape(-1, 2)
     assert len(centres) >= 2
     for e in expected:
@@ -75,15 +75,15 @@ def placed_fan_weights(tmp_path, monkeypatch):
     ckpt = tmp_path / "hub" / "checkpoints"
     ckpt.mkdir(parents=True)
     torch.manual_seed(0)
-    torch.save(FAN(4).state_dict(), ckpt / detect.FAN_FILES[0])
-    torch.save(s3fd().state_dict(), ckpt / detect.FAN_FILES[1])
+    torch.save(FAN(4).state_dict(), ckpt / fan.FAN_FILES[0])
+    torch.save(s3fd().state_dict(), ckpt / fan.FAN_FILES[1])
     return ckpt
 
 
 def test_fan_loads_placed_weights_and_returns_68_points(placed_fan_weights):
-    assert detect.hub_checkpoints() == placed_fan_weights and detect.fan_weights_present()
+    assert fan.hub_checkpoints() == placed_fan_weights and fan.fan_weights_present()
     det = detect.get_detector("auto")
-    assert isinstance(det, detect.FanDetector)
+    assert isinstance(det, fan.FanDetector)
     frame = synth.render(synth.CAST["kofi"], synth.Condition(), 128).frame
     faces = det.landmarks_in(frame, [np.array([30, 25, 100, 110])])
     assert len(faces) == 1 and faces[0].landmarks.shape == (68, 2) and faces[0].detector == "fan"
@@ -100,7 +100,7 @@ def test_fan_without_weights_offline_says_so_and_auto_falls_back(tmp_path, monke
         detect.get_detector("fan")
     assert "\n" not in str(e.value)
     det = detect.get_detector("auto")
-    assert isinstance(det, detect.DlibDetector)  # FAN is out of reach: dlib is next, and auto says why
+    assert isinstance(det, dlibface.DlibDetector)  # FAN is out of reach: dlib is next, and auto says why
     err = capsys.readouterr().err
     assert err.startswith("note: using the dlib detector (fan: face-alignment weights are not in") and \
         err.count("\n") == 1

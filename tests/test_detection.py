@@ -13,7 +13,7 @@ import pytest
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from faceswap_core import FaceswapError, media, synth
+from faceswap_core import FaceswapError, encode, media, synth
 from faceswap_core.detection import dataset, features, measures, swap_detector
 
 
@@ -137,7 +137,7 @@ def test_a_detector_file_of_another_version_or_damaged_is_refused_in_one_line(tm
 
 
 def test_scan_of_a_video_without_a_face_gives_no_verdict_and_no_heatmap(tmp_path):
-    clip = media.write_video(tmp_path / "grey.mp4", [np.full((96, 96, 3), 128, np.uint8)] * 6, 25.0)
+    clip = encode.write_video(tmp_path / "grey.mp4", [np.full((96, 96, 3), 128, np.uint8)] * 6, 25.0)
     with pytest.raises(FaceswapError, match="no face found in any of its 6 frames; no verdict"):
         swap_detector.scan(clip, swap_detector.SwapDetector(width=8), "cascade", heatmap=tmp_path / "heat.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grey.mp4"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from faceswap_core import FaceswapError, synth
+from faceswap_core import FaceswapError, encode, synth
 from faceswap_core.faces import align, extraction, faceset
 
 
@@ -150,8 +150,7 @@ def test_cli_extract_summary_and_empty_warning(cast_clip, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "10 frames read" in out.stdout and "10 kept" in out.stdout
     blank = tmp_path / "blank.mp4"
-    from faceswap_core import media
-    media.write_video(blank, [np.full((64, 64, 3), 90, np.uint8)] * 5, fps=5)
+    encode.write_video(blank, [np.full((64, 64, 3), 90, np.uint8)] * 5, fps=5)
     out = subprocess.run([sys.executable, "-m", "faceswap_core.cli", "extract", str(blank), "--person", "b",
                           "--detector", "cascade", "--workspace", str(tmp_path)], capture_output=True, text=True,
                          timeout=300)

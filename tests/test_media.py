@@ -4,7 +4,7 @@ import av
 import numpy as np
 import pytest
 
-from faceswap_core import FaceswapError, media
+from faceswap_core import FaceswapError, encode, media
 
 
 def _frames(n=12, h=64, w=96):
@@ -14,7 +14,7 @@ def _frames(n=12, h=64, w=96):
 
 
 def test_write_read_probe_round_trip(tmp_path):
-    out = media.write_video(tmp_path / "v.mp4", _frames(), fps=12)
+    out = encode.write_video(tmp_path / "v.mp4", _frames(), fps=12)
     info = media.video_info(out)
     assert (info.width, info.height, info.frames, info.has_audio) == (96, 64, 12, False)
     assert info.fps == pytest.approx(12) and info.duration == pytest.approx(1.0, abs=0.01)
@@ -28,7 +28,7 @@ def test_write_read_probe_round_trip(tmp_path):
 
 def test_audio_is_carried_across_unchanged_in_duration(cast_clip, tmp_path):
     frames, _ = media.read_frames(cast_clip)
-    out = media.write_video(tmp_path / "copy.mp4", frames[:, ::-1], fps=25, audio_from=cast_clip)
+    out = encode.write_video(tmp_path / "copy.mp4", frames[:, ::-1], fps=25, audio_from=cast_clip)
     src, dst = media.video_info(cast_clip), media.video_info(out)
     assert dst.has_audio and dst.audio_duration == pytest.approx(src.audio_duration, abs=1e-3)
     a, _ = media.read_audio(cast_clip)
@@ -38,7 +38,7 @@ def test_audio_is_carried_across_unchanged_in_duration(cast_clip, tmp_path):
 
 def test_audio_range_is_cut_and_shifted(cast_clip, tmp_path):
     frames, _ = media.read_frames(cast_clip, start=0.4, end=1.2)
-    out = media.write_video(tmp_path / "cut.mp4", frames, fps=25, audio_from=cast_clip, audio_range=(0.4, 1.2))
+    out = encode.write_video(tmp_path / "cut.mp4", frames, fps=25, audio_from=cast_clip, audio_range=(0.4, 1.2))
     info = media.video_info(out)
     assert info.frames == 20
     assert abs(info.audio_duration - 0.8) < 0.1
@@ -65,23 +65,23 @@ def test_missing_file_and_odd_size(tmp_path):
     with pytest.raises(FaceswapError, match="no such file"):
         media.video_info(tmp_path / "nope.mp4")
     with pytest.raises(FaceswapError, match="must be even"):
-        media.write_video(tmp_path / "odd.mp4", [np.zeros((63, 64, 3), np.uint8)], fps=10)
+        encode.write_video(tmp_path / "odd.mp4", [np.zeros((63, 64, 3), np.uint8)], fps=10)
     assert not list(tmp_path.glob("*odd*"))
 
 
 def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
     target = tmp_path / "out.mp4"
-    media.write_video(target, _frames(4), fps=10)
+    encode.write_video(target, _frames(4), fps=10)
     before = target.read_bytes()
     with pytest.raises(FaceswapError, match="already exists"):
-        media.write_video(target, _frames(4), fps=10)
+        encode.write_video(target, _frames(4), fps=10)
 
     def broken():
         yield from _frames(3)
         raise RuntimeError("decoder died")
 
     with pytest.raises(RuntimeError):
-        media.write_video(target, broken(), fps=10, overwrite=True)
+        encode.write_video(target, broken(), fps=10, overwrite=True)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
 
@@ -139,7 +139,7 @@ def test_phone_clip_is_read_upright(tmp_path, degrees):
     assert _turned([f for _, f in media.iter_frames(clip, start=0.2, fps=5)], img) == k
     info = media.video_info(clip)
     assert (info.height, info.width) == np.rot90(img, k).shape[:2] and info.rotation == degrees % 360
-    out = media.write_video(tmp_path / "upright.mp4", frames, fps=10)  # what convert and collect --section do
+    out = encode.write_video(tmp_path / "upright.mp4", frames, fps=10)  # what convert and collect --section do
     assert _first_decoded(out).rotation == 0  # no display matrix turning it a second time
     again, _ = media.read_frames(out)
     assert _turned(again, img) == k and (media.video_info(out).width, media.video_info(out).height) == (info.width, info.height)
@@ -170,13 +170,13 @@ def test_cut_off_clip_names_the_frames_it_holds(tmp_path):
         with pytest.raises(FaceswapError, match=msg):
             media.video_info(clip)  # so convert and collect refuse it before any work
         with pytest.raises(FaceswapError, match=msg):
-            media.write_video(tmp_path / "out.mp4", (f for _, f in media.iter_frames(clip)), fps=10)
+            encode.write_video(tmp_path / "out.mp4", (f for _, f in media.iter_frames(clip)), fps=10)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "whole.mp4"]
 
 
 def test_zeroed_tail_names_the_frames_read(tmp_path):
     """Index and size intact but the end of the data zeroed (a preallocated, unfinished copy)."""
-    clip = media.write_video(tmp_path / "clip.mp4", _frames(40), fps=10)
+    clip = encode.write_video(tmp_path / "clip.mp4", _frames(40), fps=10)
     data = bytearray(clip.read_bytes())
     start = data.index(b"mdat") + 4
     end = data.index(b"moov") - 4

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from faceswap_core import FaceswapError, media, synth
+from faceswap_core import FaceswapError, encode, media, synth
 from faceswap_core.provenance import labelling, verifier, watermark
 
 FRAMES, SIZE = 10, 256
@@ -23,7 +23,7 @@ def marked(plain):
     """The clip as convert marks it: provenance tag, visible label, watermark (then H.264 at the default CRF)."""
     path, frames = plain
     out = path.with_name("marked.mp4")
-    with media.VideoWriter(out, 25.0, metadata=labelling.PROVENANCE) as w:
+    with encode.VideoWriter(out, 25.0, metadata=labelling.PROVENANCE) as w:
         for f in frames:
             w.write(watermark.mark_frame(labelling.label_frame(f.copy())))
     return out
@@ -32,7 +32,7 @@ def marked(plain):
 def _reencode(frames, path, size=None):
     if size is not None:
         frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
-    media.write_video(path, frames, 25.0, crf=28)
+    encode.write_video(path, frames, 25.0, crf=28)
     return media.read_frames(path)[0]
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import media, synth
+from .. import encode
 from ..evaluation import experiments
 from ..faces import detect
 from ..files import write_atomic, write_json
@@ -211,7 +212,7 @@ def _write(c: Clip, frames, crf: int, masks: np.ndarray | None) -> None:
         write_atomic(c.mask, buf.getvalue())
     # the source clip's truth goes beside it too, so that the truth face detector works on it
     write_atomic(synth.truth_path(c.path), synth.truth_path(c.truth).read_bytes())
-    media.write_video(c.path, list(frames), 25.0, crf=crf, overwrite=True)
+    encode.write_video(c.path, list(frames), 25.0, crf=crf, overwrite=True)
 
 
 def samples(clips: list[Clip]) -> features.Samples:

@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .. import media, pipeline
+from .. import encode
 from ..errors import FaceswapError
 from ..faces import align, detect
 from ..files import AtomicPath
@@ -163,7 +164,7 @@ def scan(video: str | Path, model: SwapDetector, detector: str = "auto", *, heat
         raise FaceswapError(f"{heatmap}: already exists; choose another name or pass --overwrite")
     det = detect.get_detector(detect.choose(detector, [video]), clip=video, quiet=not progress)
     rows, previous = [], None
-    writer = media.VideoWriter(heatmap, info.fps, overwrite=overwrite) if heatmap is not None else None
+    writer = encode.VideoWriter(heatmap, info.fps, overwrite=overwrite) if heatmap is not None else None
     scored: list[dict] = []
     try:
         numbered = ((i, t, f) for i, (t, f) in enumerate(itertools.islice(media.iter_frames(video), max_frames)))

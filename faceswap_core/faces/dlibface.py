@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import media
 from ..errors import FaceswapError
+from .detect import Detector, Face
 
 FILES = {"landmarks": "shape_predictor_68_face_landmarks.dat", "resnet": "dlib_face_recognition_resnet_model_v1.dat"}
 MIN_SCORE = 0.2  # HOG scores: real faces >= 0.24 (tilted 10 degrees; upright >= 1.2), a badge 0.07-0.12
@@ -102,5 +103,20 @@ def embeddings(image: np.ndarray, marks: list[np.ndarray]) -> np.ndarray:
     return np.array([models()[2].compute_face_descriptor(img, s) for s in shapes], np.float32).reshape(-1, 128)
 
 
-__all__ = ["DETECT_SIDE", "FILES", "LICENCE", "MIN_SCORE", "embeddings", "find_faces", "landmarks", "models",
+class DlibDetector(Detector):
+    """dlib's HOG face boxes (on a downscaled frame) and its 68-point shape predictor (full frame): offline."""
+
+    name, cheap_landmarks = "dlib", True  # landmarks in a known box: 1-3 ms (a tracker may run them every frame)
+
+    def __init__(self):
+        models()  # a missing package or model file is one line here, before any frame is read
+
+    def detect(self, frame: np.ndarray, index: int | None = None) -> list[Face]:
+        return self.landmarks_in(frame, find_faces(media.rgb_image(frame)))
+
+    def landmarks_in(self, frame: np.ndarray, boxes: list[tuple[np.ndarray, float]]) -> list[Face]:
+        return [Face(box, landmarks(frame, box), score, self.name) for box, score in boxes]
+
+
+__all__ = ["DETECT_SIDE", "DlibDetector", "FILES", "LICENCE", "MIN_SCORE", "embeddings", "find_faces", "landmarks", "models",
            "models_dir"]

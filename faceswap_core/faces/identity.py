@@ -47,7 +47,7 @@ def references(path: str | Path, detector: detect.Detector | None = None) -> np.
         files = [path]
     else:
         raise FaceswapError(f"{path}: no such photo or folder")
-    detector = detector or detect.DlibDetector()
+    detector = detector or dlibface.DlibDetector()
     out = []
     for f in files:
         img = read_image(f)

@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from .. import synth
-from . import detect
+from . import cascade, detect
 from .landmark_scores import nme
 
 SHAPE_ACCEL = 0.5  # (radii/s^2)^2 s: how fast a face's shape may change speed; lower smooths more, lags more
@@ -141,7 +141,7 @@ class Steadier:
             f, tr = faces[i], live[j]
             if i in match or any(m is tr for m in match.values()):
                 continue
-            if dist <= MAX_JUMP * max(f.size, 1.0) and detect._iou(f.box, tr.box) >= MIN_IOU:
+            if dist <= MAX_JUMP * max(f.size, 1.0) and cascade._iou(f.box, tr.box) >= MIN_IOU:
                 match[i] = tr
         out, self.tracks = [], []  # a track not matched in this frame is lost: it starts afresh
         for i, f in enumerate(faces):

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from .. import media, pipeline
+from .. import encode
 from ..errors import FaceswapError
 from ..faces import identity
 from ..provenance.labelling import PROVENANCE, label_frame
@@ -150,7 +151,7 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
 
     gif_frames: list[np.ndarray] = []
     t0 = time.perf_counter()
-    with media.VideoWriter(output, info.fps, audio_from=source, audio_range=(start, end), overwrite=overwrite,
+    with encode.VideoWriter(output, info.fps, audio_from=source, audio_range=(start, end), overwrite=overwrite,
                            metadata=PROVENANCE if provenance else None, crf=crf, preset=preset) as writer:
 
         def write(done) -> None:
@@ -188,7 +189,7 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
         summary.warnings.append(msg)
         print(f"warning: {msg}", file=sys.stderr)
     if gif is not None:
-        summary.gif = media.write_gif(gif_frames, gif, info.fps, overwrite=overwrite)
+        summary.gif = encode.write_gif(gif_frames, gif, info.fps, overwrite=overwrite)
     return summary
 
 

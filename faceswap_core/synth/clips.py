@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import media
+from .. import encode
 from ..errors import FaceswapError
 from ..files import AtomicPath
 from .cast import Condition, Identity, Rendering
@@ -38,7 +38,7 @@ def render_clip(identity: Identity, n_frames: int, path: str | Path, *, fps: flo
         frames = tqdm(frames, total=len(conditions), desc=f"render {identity.name}", leave=False)
     truth_tmp, placed = AtomicPath(truth_path(path), overwrite), False
     try:
-        with media.VideoWriter(path, fps, audio=(audio, 24000), overwrite=overwrite,
+        with encode.VideoWriter(path, fps, audio=(audio, 24000), overwrite=overwrite,
                                metadata={"comment": f"synthetic face: faceswap-lab cast member {identity.name}"}) as wr:
             for c in frames:
                 r = render(identity, c, (h, w))

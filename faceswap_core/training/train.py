@@ -35,7 +35,8 @@ MIN_LR = 0.05  # the cosine schedule ends at this share of the learning rate
 
 
 def _dist():
-    return torch.distributed if torch.distributed.is_available() and torch.distributed.is_initialized() else None
+    return (torch.distributed if torch.distributed.is_available() and torch.distributed.is_initialized()
+            else None)
 
 
 class Trainer:
@@ -60,32 +61,37 @@ class Trainer:
         self.masks = {p: d.masks for p, d in data.items()}  # (N, 1, H, W) uint8
         self.color = {p: self._color_stats(p) for p in model.persons} if config.color_transfer else {}
         self.dist = _dist()
-        if self.dist and self.device == "cuda":  # torchrun: each process its own GPU (init_distributed chose it)
+        # torchrun: each process its own GPU (init_distributed chose it)
+        if self.dist and self.device == "cuda":
             self.device = f"cuda:{torch.cuda.current_device()}"
         self.rank = self.dist.get_rank() if self.dist else 0
         self.gen = torch.Generator()
         self.model.to(self.device)
         self.layout = torch.channels_last if config.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.layout)
-        self.model.coverage = config.coverage  # saved with the weights: conversion shows the model the same view
+        # saved with the weights: conversion shows the model the same view
+        self.model.coverage = config.coverage
         self.net: torch.nn.Module = self.model
         if self.dist:
             _same_everywhere(self.dist, model, config, {p: len(self.images[p]) for p in model.persons})
             from torch.nn.parallel import DistributedDataParallel
 
-            # One wrapper around the whole model (a half-step leaves the other decoder unused); DDP starts every
-            # replica from rank 0's weights and averages the gradients in buckets while backward still runs.
+            # One wrapper around the whole model (a half-step leaves the other decoder unused); DDP starts
+            # every replica from rank 0's weights and averages the gradients in buckets while backward still
+            # runs.
             ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
             self.net = DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=True,
                                                broadcast_buffers=False)
-        self.optims = {p: torch.optim.Adam(list(model.encoder.parameters()) + list(model.decoders[p].parameters()),
+        self.optims = {p: torch.optim.Adam(list(model.encoder.parameters())
+                                           + list(model.decoders[p].parameters()),
                                            lr=config.lr, betas=(config.beta1, config.beta2))
                        for p in model.persons}
         self.step = 0
         self.history: list[dict] = []
         self.changed: dict[str, tuple] = {}  # on resume: setting -> (saved, given)
         self.device_type = torch.device(self.device).type
-        self.autocast = config.precision == "bf16" or (config.precision == "auto" and self.device_type == "cuda")
+        self.autocast = (config.precision == "bf16"
+                         or (config.precision == "auto" and self.device_type == "cuda"))
         self.pin = self.device_type == "cuda"  # page-locked batches copy to the GPU asynchronously
 
     # ---------------------------------------------------------------------------------------- steps
@@ -105,8 +111,8 @@ class Trainer:
         idx = torch.randint(len(self.images[person]), (self.cfg.batch_size,), generator=self.gen)
         imgs = self.images[person][idx].float().div_(255.0)
         masks = self.masks[person][idx].float().div_(255.0)
-        x, y, m = augment.training_pair(imgs, self.gen, self.model.config.image_size, self.cfg.coverage, masks,
-                                        warp=self.cfg.warp)
+        x, y, m = augment.training_pair(imgs, self.gen, self.model.config.image_size, self.cfg.coverage,
+                                        masks, warp=self.cfg.warp)
         if self.cfg.color_transfer:  # the input only: the decoder still draws its own person's colours
             x = self._recolor(x, m, person)
         if self.pin:
@@ -144,7 +150,8 @@ class Trainer:
         losses = {}
         lr = self.lr_at(self.step)
         # one random stream per (seed, rank, step): resume needs no saved generator state
-        self.gen.manual_seed(int(np.random.SeedSequence([self.cfg.seed, self.rank, self.step]).generate_state(1)[0]))
+        self.gen.manual_seed(int(np.random.SeedSequence([self.cfg.seed, self.rank, self.step])
+                                 .generate_state(1)[0]))
         for p in self.model.persons:
             x, y, m = self.batch(p)
             opt = self.optims[p]
@@ -155,13 +162,14 @@ class Trainer:
                 pred = self.net(x, p)
             loss = self.loss(pred.float(), y, m)
             loss.backward()  # under DDP this returns with the gradients averaged over the replicas
-            if self.cfg.clip_grad:  # a rare huge step (with SSIM and a high lr) can kill the decoder for good
+            # a rare huge step (with SSIM and a high lr) can kill the decoder for good
+            if self.cfg.clip_grad:
                 torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], self.cfg.clip_grad)
             opt.step()
             losses[p] = float(loss.detach())
         self.step += 1
-        self.history.append({"step": self.step, "time": round(time.time(), 3), **{p: round(v, 6) for p, v in
-                                                                                   losses.items()}})
+        self.history.append({"step": self.step, "time": round(time.time(), 3),
+                             **{p: round(v, 6) for p, v in losses.items()}})
         return losses
 
     def train(self, steps: int, progress: bool = True, callback: Callable[[Trainer], None] | None = None,
@@ -172,18 +180,20 @@ class Trainer:
         with lock(self.out, "this model") if is_main else contextlib.nullcontext(), _term_as_interrupt():
             return self._train(steps, progress, callback, callback_every, is_main)
 
-    def _train(self, steps: int, progress: bool, callback: Callable[[Trainer], None] | None, callback_every: int,
-               is_main: bool) -> list[dict]:
+    def _train(self, steps: int, progress: bool, callback: Callable[[Trainer], None] | None,
+               callback_every: int, is_main: bool) -> list[dict]:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=steps, initial=self.step, desc="train", unit="step", disable=not (progress and is_main))
+        bar = tqdm(total=steps, initial=self.step, desc="train", unit="step",
+                   disable=not (progress and is_main))
         t0, s0 = time.perf_counter(), self.step
         try:
             while self.step < steps:
                 losses = self.train_step()
                 bar.update(1)
                 rate = (self.step - s0) / (time.perf_counter() - t0)
-                bar.set_postfix_str(" ".join(f"{p} {v:.4f}" for p, v in losses.items()) + f" | {rate:.2f} steps/s")
+                bar.set_postfix_str(" ".join(f"{p} {v:.4f}" for p, v in losses.items())
+                                    + f" | {rate:.2f} steps/s")
                 if is_main and self.cfg.preview_every and self.step % self.cfg.preview_every == 0:
                     self.save_preview()
                 if is_main and self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
@@ -212,9 +222,11 @@ class Trainer:
         for p in self.model.persons:
             idx = torch.randint(len(self.images[p]), (n,), generator=gen)
             imgs = self.images[p][idx].float().div_(255.0)
-            _, target = augment.random_warp(imgs, gen, self.model.config.image_size, self.cfg.coverage, strength=0)
+            _, target = augment.random_warp(imgs, gen, self.model.config.image_size, self.cfg.coverage,
+                                            strength=0)
             target = target.to(self.device)
-            cols = [target, self.model(target, p)] + [self.model(target, q) for q in self.model.persons if q != p]
+            cols = ([target, self.model(target, p)]
+                    + [self.model(target, q) for q in self.model.persons if q != p])
             rows.append(np.concatenate([np.concatenate(list(augment.to_images(c)), 0) for c in cols], 1))
         return np.concatenate(rows, 1)
 
@@ -223,7 +235,8 @@ class Trainer:
 
         path = self.out / "previews" / f"step-{self.step:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(cv2.imencode(".png", cv2.cvtColor(self.preview_grid(), cv2.COLOR_RGB2BGR))[1].tobytes())
+        path.write_bytes(cv2.imencode(".png",
+                                      cv2.cvtColor(self.preview_grid(), cv2.COLOR_RGB2BGR))[1].tobytes())
         return path
 
     def save(self) -> Path:
@@ -268,15 +281,17 @@ def _term_as_interrupt():
 
 def _same_everywhere(dist, model: FaceSwapModel, config: TrainConfig, sizes: dict[str, int]) -> None:
     """Refuse a torchrun launch whose processes disagree about what they train (they would hang or mix)."""
-    mine = {"persons": list(model.persons), "model": model.config.name, "config": asdict(config), "faces": sizes}
+    mine = {"persons": list(model.persons), "model": model.config.name, "config": asdict(config),
+            "faces": sizes}
     everyone: list[dict] = [{} for _ in range(dist.get_world_size())]
     dist.all_gather_object(everyone, mine)
     for rank, theirs in enumerate(everyone):
         diff = sorted(k for k in mine if theirs[k] != everyone[0][k])
         if diff:
             first, other = ({k: e[k] for k in diff} for e in (everyone[0], theirs))
-            raise FaceswapError(f"torchrun processes disagree about {', '.join(diff)} (rank 0: {first}, rank {rank}: "
-                                f"{other}): start every process with the same arguments and workspace")
+            raise FaceswapError(f"torchrun processes disagree about {', '.join(diff)} "
+                                f"(rank 0: {first}, rank {rank}: {other}): "
+                                "start every process with the same arguments and workspace")
 
 
 def init_distributed() -> bool:
@@ -307,11 +322,13 @@ def open_trainer(model_dir: str | Path, faces: dict[str, tuple[np.ndarray, np.nd
                  device: str | None = None, model: FaceSwapModel | None = None, **overrides) -> Trainer:
     """A Trainer for `model_dir`: a new model (`model`, or one created from `config` and the seed), or the
     saved one continued exactly. `resume` True needs a checkpoint, False refuses one (never train over a
-    model by accident), None continues if there is one; `overrides` change saved training settings on resume."""
+    model by accident), None continues if there is one; `overrides` change saved training settings on
+    resume."""
     model_dir = Path(model_dir)
     found = ckpt.checkpoints(model_dir)
     if resume is False and found:
-        raise FaceswapError(f"{model_dir}: already has checkpoints; pass --resume to continue, or --model NEW")
+        raise FaceswapError(f"{model_dir}: already has checkpoints; "
+                            "pass --resume to continue, or --model NEW")
     if resume or (resume is None and found):
         trainer = Trainer.resume(model_dir, faces, device=device, **overrides)
         if trainer.model.config.name != config:
