@@ -25,6 +25,7 @@ from faceswap_core import encode, media, synth
 from faceswap_core.faces import detect
 from faceswap_core.provenance import labelling
 from faceswap_core.swapping import convert, swap
+from faceswap_core.swapping import options
 from faceswap_core.training.model import FaceSwapModel
 
 
@@ -84,7 +85,7 @@ def main() -> None:
         print(f"rendered {clip.name} in {time.perf_counter() - t0:.0f} s")
     model = args.model or FaceSwapModel.create("lite", ["ines", "tomas"], seed=0)
     det = detect.get_detector(args.detector, clip=clip)
-    swapper = swap.Swapper(model, "tomas", det, options=swap.SwapOptions(color="lab", detect_every=args.detect_every))
+    swapper = swap.Swapper(model, "tomas", det, options=options.SwapOptions(color="lab", detect_every=args.detect_every))
     info = media.video_info(clip)
     print(f"clip {info.width}x{info.height}, {info.frames} frames; detector {det.name} every "
           f"{args.detect_every} frame(s); "
@@ -116,7 +117,7 @@ def main() -> None:
     b, _ = media.read_frames(cache / "pipelined.mp4", max_frames=10)
     print(f"same output: mean |naive - pipelined| over 10 frames = {np.abs(a.astype(int) - b).mean():.3f} (0-255)")
     if args.compare_every > 1:
-        sparse = swap.Swapper(model, "tomas", det, options=swap.SwapOptions(color="lab",
+        sparse = swap.Swapper(model, "tomas", det, options=options.SwapOptions(color="lab",
                                                                             detect_every=args.compare_every))
         best = None
         for _ in range(args.repeats):

@@ -19,6 +19,7 @@ from faceswap_core import media, synth
 from faceswap_core.evaluation import truth_scores
 from faceswap_core.faces import align, detect, steady
 from faceswap_core.swapping import convert, swap
+from faceswap_core.swapping import options
 
 COLUMNS = ("jitter_raw", "jitter_steady", "jitter_ratio", "lag_frames", "nme_raw", "nme_steady", "nme_exact",
            "turn_nme_raw", "turn_nme_steady")
@@ -89,7 +90,7 @@ def converted_flicker(clip: Path, tmp: Path, args) -> None:
     out = {}
     for on in (False, True):
         sw = swap.Swapper(model, "tomas", NoisyTruth(clip, args.noise, args.shake),
-                          options=swap.SwapOptions(color="none", steady=on))
+                          options=options.SwapOptions(color="none", steady=on))
         convert.convert_video(clip, tmp / f"flicker{on}.mp4", sw, progress=False, provenance=False, overwrite=True)
         out[on] = truth_scores.excess_flicker(media.read_frames(tmp / f"flicker{on}.mp4")[0], right, masks)
     print(f"converted face flicker beyond the true swap's own change (ines seed 3 as tomas, mean |frame_t - "

@@ -17,7 +17,7 @@ here (a DAG; tests/test_layout.py checks every import, lazy ones included).
                  experiments                                                                     ch. 04-08
     detection/   telling swaps from real faces: features, nets, data set, the saved swap detector   ch. 09
     lab/         what only the notebooks need: viz, widgets, report, tour
-    cli          `faceswap-core <stage> ...` mirrors the notebooks
+    cli/         `faceswap-core <stage> ...` mirrors the notebooks (arguments, commands)
 
     synth ------------> ground
     collect ----------> synth, ground

@@ -80,10 +80,11 @@ def clip(tmp_path_factory):
 def swapper(trained_pair, clip):
     from faceswap_core.faces import detect
     from faceswap_core.swapping import swap
+    from faceswap_core.swapping import options
 
     _, model_dir = trained_pair
     return swap.Swapper(model_dir, "tomas", detect.get_detector("truth", clip=clip),
-                        options=swap.SwapOptions(color="none"))
+                        options=options.SwapOptions(color="none"))
 
 
 def face_region(truth, i, shape, grow=0.35):

@@ -11,6 +11,7 @@ from faceswap_core import media, synth
 from faceswap_core.evaluation import truth_scores
 from faceswap_core.faces import detect, extraction, faceset, steady
 from faceswap_core.swapping import swap
+from faceswap_core.swapping import options
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +126,7 @@ def test_a_swappers_video_track_steadies_and_single_frames_are_untouched(clips):
     det = NoisyTruth(clips[0])
     frames = [np.zeros((8, 8, 3), np.uint8)] * 30  # the noisy truth needs only the index
     model = FaceSwapModel.create("lite", ["ines", "tomas"])
-    sw = swap.Swapper(model, "tomas", det, options=swap.SwapOptions(min_size=0))
+    sw = swap.Swapper(model, "tomas", det, options=options.SwapOptions(min_size=0))
     track = sw.start(25.0)
     found = sw.find(frames[:16], list(range(16)), track) + sw.find(frames[16:], list(range(16, 30)), track)
     expect = steady.steady_clip(_faces(det.marks[:30]), 25.0)  # split into two calls: the same as one clip
@@ -133,8 +134,8 @@ def test_a_swappers_video_track_steadies_and_single_frames_are_untouched(clips):
     assert not np.allclose(_marks(found), det.marks[:30], atol=0.1)
     # no track: each call stands alone (batched equals single frames), raw detections
     assert np.array_equal(_marks(sw.find(frames, list(range(30)))), det.marks[:30])
-    assert swap.Swapper(model, "tomas", det, options=swap.SwapOptions(steady=False)).start() is None
-    sparse = swap.Swapper(model, "tomas", det, options=swap.SwapOptions(detect_every=4)).start()
+    assert swap.Swapper(model, "tomas", det, options=options.SwapOptions(steady=False)).start() is None
+    sparse = swap.Swapper(model, "tomas", det, options=options.SwapOptions(detect_every=4)).start()
     assert sparse.every == 4 and sparse.steadier is None  # interpolation between detections smooths there
 
 

@@ -10,6 +10,7 @@ from conftest import face_region
 from faceswap_core import FaceswapError, media, synth
 from faceswap_core.faces import detect, landmark_scores
 from faceswap_core.swapping import swap, tracking
+from faceswap_core.swapping import options
 from faceswap_core.training import checkpoint
 
 
@@ -46,7 +47,7 @@ def test_poisson_blending_is_really_applied_and_keeps_the_background(clip, train
     face = face_region(synth.load_truth(clip), 0, frames.shape[1:])
     out = {}
     for blend in ("feather", "poisson"):
-        sw = swap.Swapper(trained_pair[1], "tomas", truth, options=swap.SwapOptions(color="lab", blend=blend))
+        sw = swap.Swapper(trained_pair[1], "tomas", truth, options=options.SwapOptions(color="lab", blend=blend))
         out[blend] = sw.swap_frame(frames[0], 0)
         assert sw.poisson_fallbacks == 0, "seamlessClone failed: the frame was only feathered"
         assert np.array_equal(out[blend][~face], frames[0][~face]) and not np.array_equal(out[blend], frames[0])
@@ -75,7 +76,7 @@ def test_checkpoint_of_the_model_loads_with_its_training_coverage(trained_pair, 
 def test_faces_below_the_size_or_score_limit_pass_through_untouched(clip, trained_pair):
     frames, _ = media.read_frames(clip, max_frames=2)
     truth = detect.get_detector("truth", clip=clip)
-    for opts in (swap.SwapOptions(min_size=10_000), swap.SwapOptions(min_score=2.0)):
+    for opts in (options.SwapOptions(min_size=10_000), options.SwapOptions(min_score=2.0)):
         sw = swap.Swapper(trained_pair[1], "tomas", truth, options=opts)
         assert sw.find(list(frames), [0, 1]) == [[], []]
         assert np.array_equal(sw.swap_frame(frames[1], 1), frames[1])
@@ -94,7 +95,7 @@ def test_detecting_every_nth_frame_interpolates_the_landmarks_in_between(clip):
     from faceswap_core.training.model import FaceSwapModel
 
     sw = swap.Swapper(FaceSwapModel.create("lite", ["ines", "tomas"]), "tomas", Counting(),
-                         options=swap.SwapOptions(detect_every=4))
+                         options=options.SwapOptions(detect_every=4))
     track = sw.start()  # one video: its detections carry over between calls
     found = sw.find(list(frames[:6]), list(range(6)), track) + sw.find(list(frames[6:]), list(range(6, 12)), track)
     assert calls == [0, 4, 8]  # frames 9-11 come after the last detection: they keep it
@@ -104,7 +105,7 @@ def test_detecting_every_nth_frame_interpolates_the_landmarks_in_between(clip):
         assert np.allclose(found[i][0].landmarks, expect, atol=1e-3)
     assert np.array_equal(found[10][0].landmarks, found[8][0].landmarks)
     with pytest.raises(FaceswapError, match="detect every 0"):
-        swap.SwapOptions(detect_every=0)
+        options.SwapOptions(detect_every=0)
 
 
 def test_a_swapper_reused_on_a_second_video_swaps_it_like_a_fresh_one(trained_pair, clip, tmp_path):
@@ -113,7 +114,7 @@ def test_a_swapper_reused_on_a_second_video_swaps_it_like_a_fresh_one(trained_pa
     other = synth.render_clip(synth.CAST["ines"], 12, tmp_path / "other.mp4", size=160, seed=5)
     first, _ = media.read_frames(clip, max_frames=12)
     second, _ = media.read_frames(other)
-    opts = swap.SwapOptions(color="none", detect_every=4)
+    opts = options.SwapOptions(color="none", detect_every=4)
 
     def make():
         return swap.Swapper(trained_pair[1], "tomas", detect.get_detector("truth", clip=other), options=opts)

@@ -33,6 +33,7 @@ from ..evaluation import experiments
 from ..faces import detect
 from ..files import write_atomic, write_json
 from ..swapping import swap
+from ..swapping import options
 from . import features
 
 SETTINGS = {  # name -> how its swapped clips are made
@@ -62,7 +63,8 @@ class Plan:
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
 
     def experiment(self, pair: tuple[str, str], long: bool = False) -> experiments.Experiment:
-        return experiments.Experiment(source=pair[0], target=pair[1], faces=self.faces, batch_size=self.batch_size,
+        return experiments.Experiment(source=pair[0], target=pair[1], faces=self.faces,
+                                      batch_size=self.batch_size,
                                       steps=self.long_steps if long else self.steps, seed=self.seed)
 
 
@@ -100,7 +102,8 @@ def plan_clips(workspace: str | Path, plan: Plan) -> list[Clip]:
                 truth = root / "sources" / f"{name}.mp4"
                 for s in settings:
                     if s == "base" or "again" in SETTINGS[s]:
-                        out.append(Clip(root / s / f"{name}-real.mp4", "real", s, split, person, None, name, truth))
+                        out.append(Clip(root / s / f"{name}-real.mp4", "real", s, split, person, None, name,
+                                        truth))
                     swapped = root / s / f"{name}-to-{other}.mp4"
                     out.append(Clip(swapped, "swap", s, split, person, other, name, truth,
                                     swapped.with_suffix(".mask.npz")))
@@ -131,7 +134,8 @@ def build(workspace: str | Path, plan: Plan, progress: bool = False) -> list[Cli
         if "again" in how:  # a lower-quality copy of the same setting's clip
             first = c.path.parent.parent / how["again"] / c.path.name
             frames, _ = media.read_frames(first)
-            _write(c, frames, how["crf"], None if c.mask is None else np.load(first.with_suffix(".mask.npz"))["masks"])
+            _write(c, frames, how["crf"],
+                   None if c.mask is None else np.load(first.with_suffix(".mask.npz"))["masks"])
             continue
         frames, _ = media.read_frames(c.truth)
         if c.kind == "real":
@@ -142,7 +146,8 @@ def build(workspace: str | Path, plan: Plan, progress: bool = False) -> list[Cli
         if exp.key() not in models:
             experiments.run(exp, workspace, progress=progress)
             models[exp.key()] = experiments.load(exp, workspace)
-        swapped, masks = swap_with_truth(models[exp.key()], c.target, c.truth, frames, how["color"], how["blend"])
+        swapped, masks = swap_with_truth(models[exp.key()], c.target, c.truth, frames, how["color"],
+                                         how["blend"])
         _write(c, swapped, how["crf"], masks)
     write_json(root / "plan.json", asdict(plan))
     return clips
@@ -151,7 +156,8 @@ def build(workspace: str | Path, plan: Plan, progress: bool = False) -> list[Cli
 def swap_with_truth(model, to: str, clip: Path, frames: np.ndarray, color: str = "lab",
                     blend: str = "feather") -> tuple[list[np.ndarray], np.ndarray]:
     """Swap every frame of a cast clip (faces from its truth) and keep the blend weight of every pixel."""
-    sw = swap.Swapper(model, to, "truth", clip=clip, options=swap.SwapOptions(color=color, blend=blend), device="cpu")
+    sw = swap.Swapper(model, to, "truth", clip=clip, options=options.SwapOptions(color=color, blend=blend),
+                      device="cpu")
     aligned = sw.prepare(list(frames), list(range(len(frames))))
     out, masks = [], np.zeros(frames.shape[:3], np.uint8)
     for k, (frame, faces, decoded) in enumerate(zip(frames, aligned, sw.run_model(aligned))):
@@ -162,24 +168,29 @@ def swap_with_truth(model, to: str, clip: Path, frames: np.ndarray, color: str =
     return out, masks
 
 
-def _paste(sw: swap.Swapper, frame: np.ndarray, aligned: swap.Aligned, face: np.ndarray, weight: np.ndarray) -> None:
+def _paste(sw: swap.Swapper, frame: np.ndarray, aligned: swap.Aligned, face: np.ndarray,
+           weight: np.ndarray) -> None:
     """Blend `face` (a model-size crop) into `frame` as the swapper does, and keep the blend weight of each of
     the frame's pixels in `weight` (uint8, the largest over the faces pasted)."""
     parts: dict = {}
     sw.blend(frame, aligned, face, parts)
     if "alpha" in parts:
         x0, y0, x1, y1 = parts["roi"]
-        np.maximum(weight[y0:y1, x0:x1], (parts["alpha"] * 255 + 0.5).astype(np.uint8), out=weight[y0:y1, x0:x1])
+        np.maximum(weight[y0:y1, x0:x1], (parts["alpha"] * 255 + 0.5).astype(np.uint8),
+                   out=weight[y0:y1, x0:x1])
 
 
 def self_blends(workspace: str | Path, plan: Plan, split: str = "train") -> features.Samples:
     """Face X-ray's training data, made without any swap: each real face of one person of the `split`'s pair
     with the real face of the other person at the nearest head turn pasted in by the swap's own blend (the
-    donor's face core, aligned as a model input, warped back, colour-matched and feathered). Labelled swapped,
-    with the blend weight as mask: a detector trained on these learns the seam, not a decoder's look."""
-    clips = [c for c in plan_clips(workspace, plan) if c.split == split and c.kind == "real" and c.setting == "base"]
+    donor's face core, aligned as a model input, warped back, colour-matched and feathered). Labelled
+    swapped, with the blend weight as mask: a detector trained on these learns the seam, not a decoder's
+    look."""
+    clips = [c for c in plan_clips(workspace, plan)
+             if c.split == split and c.kind == "real" and c.setting == "base"]
     pair = plan.train_pair if split == "train" else plan.test_pair
-    model = experiments.load(plan.experiment(pair), workspace)  # only its input size and coverage are used
+    # only its input size and coverage are used
+    model = experiments.load(plan.experiment(pair), workspace)
     loaded = {c.clip: (media.read_frames(c.path)[0], detect.TruthDetector(c.truth)) for c in clips}
     parts = []
     for c in clips:
@@ -242,5 +253,5 @@ def train_set(data: features.Samples) -> features.Samples:
     return data.take(np.array([m["split"] == "train" for m in data.meta]))
 
 
-__all__ = ["Clip", "Plan", "SETTINGS", "build", "leaks", "plan_clips", "samples", "self_blends", "swap_with_truth",
-           "test_set", "train_set"]
+__all__ = ["Clip", "Plan", "SETTINGS", "build", "leaks", "plan_clips", "samples", "self_blends",
+           "swap_with_truth", "test_set", "train_set"]

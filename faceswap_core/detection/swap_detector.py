@@ -1,11 +1,12 @@
 """A trained set of swap detectors: train, calibrate, save, load, scan a video. Taught in chapter 09.
 
-`SwapDetector.fit` trains the four detectors (`features`, `nets`) on `features.Samples` and calibrates each one's raw score
-into a probability (a one-feature logistic regression on the training faces). `save` writes them to one
-safetensors file whose metadata names the format and its version; `load` refuses another version or a
-damaged file in one line. `scan` runs them over a video: a face detector finds the face of each frame,
-each detector gives a probability, their mean is the frame's score and the median over the frames the
-verdict; it can write a heatmap video of where the boundary detector sees the seam of a pasted face.
+`SwapDetector.fit` trains the four detectors (`features`, `nets`) on `features.Samples` and calibrates each
+one's raw score into a probability (a one-feature logistic regression on the training faces). `save` writes
+them to one safetensors file whose metadata names the format and its version; `load` refuses another
+version or a damaged file in one line. `scan` runs them over a video: a face detector finds the face of
+each frame, each detector gives a probability, their mean is the frame's score and the median over the
+frames the verdict; it can write a heatmap video of where the boundary detector sees the seam of a pasted
+face.
 """
 
 from __future__ import annotations
@@ -39,15 +40,18 @@ class SwapDetector(nn.Module):
         self.width = width
         self.frequency = nets.Logistic(features.BINS)
         self.boundary = nets.BoundaryNet(width)  # the pasted region (localisation)
-        self.seam = nets.BoundaryNet(width)  # the seam of the paste (the boundary detector's score, heat maps)
+        # the seam of the paste (the boundary detector's score, heat maps)
+        self.seam = nets.BoundaryNet(width)
         self.cnn = nets.FaceNet(width)
         self.calibration = nn.ModuleDict({name: nets.Logistic(1) for name in features.DETECTORS})
         self.info = dict(info or {})  # what it was trained on, kept in the file
 
     def fit(self, train: features.Samples, steps: int = 300, seed: int = 0) -> dict:
-        """Train every detector on `train` (views, spectra, flicker, masks and labels); returns the nets' losses."""
+        """Train every detector on `train` (views, spectra, flicker, masks and labels); returns the nets'
+        losses."""
         if train.masks is None:
-            raise FaceswapError("training the boundary detector needs the swapped region of each face (masks)")
+            raise FaceswapError("training the boundary detector needs the swapped region of each face "
+                                "(masks)")
         ok = ~np.isnan(train.spectra).any(1)
         self.frequency.fit(train.spectra[ok], train.label[ok])
         region, seam = nets.region_target(train.masks), nets.seam_target(train.masks)
@@ -78,7 +82,8 @@ class SwapDetector(nn.Module):
         """Each detector's calibrated probability that each face was swapped, and their mean ("combined")."""
         out = {}
         for name, raw in self.raw_scores(s).items():
-            p = torch.sigmoid(self.calibration[name](torch.as_tensor(np.nan_to_num(raw), dtype=torch.float32)[:, None]))
+            p = torch.sigmoid(self.calibration[name](
+                torch.as_tensor(np.nan_to_num(raw), dtype=torch.float32)[:, None]))
             out[name] = np.where(np.isnan(raw), np.nan, p.numpy())
         with np.errstate(all="ignore"):
             out["combined"] = np.nanmean(np.stack([out[n] for n in features.DETECTORS]), 0)
@@ -88,8 +93,8 @@ class SwapDetector(nn.Module):
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write all weights and calibrations to one safetensors file (temp file, then rename)."""
-        meta = {"format": features.FORMAT, "version": str(features.VERSION), "width": str(self.width), "view": str(features.VIEW),
-                "bins": str(features.BINS), "info": json.dumps(self.info)}
+        meta = {"format": features.FORMAT, "version": str(features.VERSION), "width": str(self.width),
+                "view": str(features.VIEW), "bins": str(features.BINS), "info": json.dumps(self.info)}
         target = AtomicPath(path, overwrite)
         try:
             tensors = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
@@ -114,15 +119,16 @@ def load(path: str | Path) -> SwapDetector:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
-        raise FaceswapError(f"{path}: not a readable detector file ({str(e).splitlines()[0][:80]}); it is damaged "
-                            "or not a swap detector: train it again in chapter 09") from None
+        raise FaceswapError(f"{path}: not a readable detector file ({str(e).splitlines()[0][:80]}); "
+                            "it is damaged or not a swap detector: train it again in chapter 09") from None
     if meta.get("format") != features.FORMAT:
-        raise FaceswapError(f"{path}: not a faceswap-lab swap detector (format {meta.get('format')!r}); pass the "
-                            "file chapter 09 saves")
+        raise FaceswapError(f"{path}: not a faceswap-lab swap detector (format {meta.get('format')!r}); "
+                            "pass the file chapter 09 saves")
     want = {"version": str(features.VERSION), "view": str(features.VIEW), "bins": str(features.BINS)}
     other = {k: meta.get(k) for k, v in want.items() if meta.get(k) != v}
     if other:
-        raise FaceswapError(f"{path}: a detector of another version ({', '.join(f'{k} {v}' for k, v in other.items())}"
+        raise FaceswapError(f"{path}: a detector of another version "
+                            f"({', '.join(f'{k} {v}' for k, v in other.items())}"
                             f"; this code reads version {features.VERSION}); train it again in chapter 09")
     model = SwapDetector(int(meta.get("width", 16)), json.loads(meta.get("info", "{}")))
     try:
@@ -167,7 +173,8 @@ def scan(video: str | Path, model: SwapDetector, detector: str = "auto", *, heat
     writer = encode.VideoWriter(heatmap, info.fps, overwrite=overwrite) if heatmap is not None else None
     scored: list[dict] = []
     try:
-        numbered = ((i, t, f) for i, (t, f) in enumerate(itertools.islice(media.iter_frames(video), max_frames)))
+        numbered = ((i, t, f)
+                    for i, (t, f) in enumerate(itertools.islice(media.iter_frames(video), max_frames)))
         for chunk in pipeline.chunked(numbered, CHUNK):
             frames = [f for _, _, f in chunk]
             marks = [_largest(fs) for fs in det.detect_batch(frames, [i for i, _, _ in chunk])]
@@ -193,13 +200,14 @@ def scan(video: str | Path, model: SwapDetector, detector: str = "auto", *, heat
         if writer is not None:  # kept only when a verdict comes; otherwise the temp file goes
             writer.close(bool(scored))
     if not scored:
-        raise FaceswapError(f"{video}: no face found in any of its {len(rows)} frames; no verdict (try another "
-                            "--detector)")
+        raise FaceswapError(f"{video}: no face found in any of its {len(rows)} frames; "
+                            "no verdict (try another --detector)")
     medians = {n: float(np.nanmedian([r[n] for r in scored])) for n in (*features.DETECTORS, "combined")}
     swapped = medians["combined"] >= VERDICT_AT
     return {"video": str(video), "frames": rows, "faces": len(scored), "median": medians, "swapped": swapped,
             "detector": det.name, "heatmap": str(heatmap) if heatmap is not None else None,
-            "verdict": f"{'swapped' if swapped else 'not swapped'} (median probability {medians['combined']:.2f} over "
+            "verdict": f"{'swapped' if swapped else 'not swapped'} "
+                       f"(median probability {medians['combined']:.2f} over "
                        f"{len(scored)} frames with a face; judged swapped at >= {VERDICT_AT})"}
 
 
@@ -207,7 +215,8 @@ def describe(result: dict) -> str:
     """What `faceswap-core scan` prints: one line per frame, then the verdict."""
     lines = [f"{'frame':>6} {'time':>7}  " + "  ".join(f"{n:>9}" for n in (*features.DETECTORS, "combined"))]
     for r in result["frames"]:
-        cells = "  ".join(f"{r[n]:9.2f}" for n in (*features.DETECTORS, "combined")) if r["face"] else "no face"
+        cells = ("  ".join(f"{r[n]:9.2f}" for n in (*features.DETECTORS, "combined")) if r["face"]
+                 else "no face")
         lines.append(f"{r['frame']:6d} {r['time']:7.2f}  {cells}")
     lines.append(f"{result['video']}: {result['verdict']}")
     if result["heatmap"]:

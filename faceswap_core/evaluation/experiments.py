@@ -71,7 +71,8 @@ def _root(workspace: str | Path) -> Path:
     return Path(workspace) / "experiments"
 
 
-def face_set(workspace: str | Path, who: synth.Identity, faces: int, yaw: float = 90.0, seed: int = 0) -> Path:
+def face_set(workspace: str | Path, who: synth.Identity, faces: int, yaw: float = 90.0,
+             seed: int = 0) -> Path:
     """A face set of `faces` faces of a cast member whose head turns at most `yaw` degrees (cached)."""
     name = f"{who.name}-{faces}f-y{int(yaw)}-s{seed}"
     root = _root(workspace) / "data"
@@ -96,7 +97,8 @@ def held_out_clip(workspace: str | Path, who: synth.Identity, frames: int, occlu
     return clip
 
 
-def held_out_probe(workspace, exp: Experiment, frames: int = 48, occluder: str | None = None) -> truth_probe.TruthProbe:
+def held_out_probe(workspace, exp: Experiment, frames: int = 48,
+                   occluder: str | None = None) -> truth_probe.TruthProbe:
     """The held-out frames of the experiment's source, ready to score a swap into its target."""
     clip = held_out_clip(workspace, exp.source_identity(), frames, occluder, exp.seed)
     yaw = np.array([c.yaw for c in synth.load_truth(clip).conditions])
@@ -129,7 +131,8 @@ def run(exp: Experiment, workspace: str | Path, probes: dict[str, str | None] | 
         per = pr.per_face(swapped)
         result["probes"][label] = {"occluder": occluder, "clip": clip.name, **pr.score(model, exp.target),
                                    "baseline": pr.baseline(), "ceiling": pr.ceiling(),
-                                   "core": pr.core_scores(swapped), "core_baseline": pr.core_scores(pr.source),
+                                   "core": pr.core_scores(swapped),
+                                   "core_baseline": pr.core_scores(pr.source),
                                    "yaw": pr.yaw.round(2).tolist(),
                                    **{k: np.round(v, 5).tolist() for k, v in per.items()}}
     write_json(result_file, result)
@@ -147,15 +150,18 @@ def _train(exp: Experiment, workspace, folder: Path, probe_frames: int, progress
             exp.target: face_set(workspace, b, exp.faces, exp.target_yaw, exp.seed + 1)}
     faces = {p: faceset.FaceSet(path).arrays(size=CROP, coverage=1.0) for p, path in sets.items()}
     if exp.batch_size > min(len(f[0]) for f in faces.values()):
-        raise FaceswapError(f"batch size {exp.batch_size} is larger than a face set ({exp.faces} faces): lower it")
+        raise FaceswapError(f"batch size {exp.batch_size} is larger than a face set ({exp.faces} faces): "
+                            "lower it")
     persons = [exp.source, exp.target]
     if exp.init is not None:
         base = run(exp.init, workspace, probe_frames=probe_frames, progress=progress)
-        model = fine_tune_start(load_model(_root(workspace) / "runs" / base["key"] / "model"), exp.source, exp.target)
+        model = fine_tune_start(load_model(_root(workspace) / "runs" / base["key"] / "model"), exp.source,
+                                exp.target)
     else:
         model = FaceSwapModel.create("lite", persons, seed=exp.seed)
-    cfg = recipe.recipe("lite", exp.steps if exp.decay else 0, batch_size=exp.batch_size, lr=exp.lr, seed=exp.seed,
-                        masked=exp.masked, ssim_weight=exp.ssim_weight, clip_grad=exp.clip_grad)
+    cfg = recipe.recipe("lite", exp.steps if exp.decay else 0, batch_size=exp.batch_size, lr=exp.lr,
+                        seed=exp.seed, masked=exp.masked, ssim_weight=exp.ssim_weight,
+                        clip_grad=exp.clip_grad)
     model_dir = folder / "model"
     if model_dir.exists():  # an earlier run was interrupted before its result was written: start over
         shutil.rmtree(model_dir)
@@ -165,8 +171,8 @@ def _train(exp: Experiment, workspace, folder: Path, probe_frames: int, progress
 
     def measure(t: train.Trainer) -> None:
         s = pr.score(t.model, exp.target)
-        curve.append({"step": t.step, "seconds": round(time.perf_counter() - t0, 2), "ssim": round(s["ssim"], 5),
-                      "l1": round(s["l1"], 5)})
+        curve.append({"step": t.step, "seconds": round(time.perf_counter() - t0, 2),
+                      "ssim": round(s["ssim"], 5), "l1": round(s["l1"], 5)})
         t.model.train()
 
     t0 = time.perf_counter()

@@ -43,7 +43,8 @@ class ExtractSummary:
                 f"(dropped: {drops}){extra} [detector {self.detector}]")
 
 
-def _frames_of(source: Path, every: int, summary: ExtractSummary) -> Iterator[tuple[int, float | None, np.ndarray]]:
+def _frames_of(source: Path, every: int,
+               summary: ExtractSummary) -> Iterator[tuple[int, float | None, np.ndarray]]:
     """(index, time, RGB frame) of a clip, or of the images in a folder (unreadable ones counted)."""
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -65,7 +66,8 @@ def _clips_or_folder(source: Path) -> list[Path]:
     """A folder of clips (what `collect` makes for a person) stands for its clips; a folder of images, a
     clip or a missing path stands for itself."""
     if source.is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in source.iterdir()):
-        clips = sorted(p for p in source.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+        clips = sorted(p for p in source.iterdir()
+                       if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
         if clips:
             return clips
     return [source]
@@ -97,14 +99,16 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
         if not s.exists():
             raise FaceswapError(f"{s}: no such clip or folder")
         if s.is_file():
-            infos[s] = media.video_info(s)  # a clear error for a corrupt or non-video file, before anything is written
+            # a clear error for a corrupt or non-video file, before anything is written
+            infos[s] = media.video_info(s)
     refs = None if reference is None else reference if isinstance(reference, np.ndarray) else \
         identity.references(reference)  # a photo without a face is refused before anything is written
     final = faces_dir(workspace, person)
     final.parent.mkdir(parents=True, exist_ok=True)
     with writer_lock(final):
         if final.exists() and not overwrite:
-            raise FaceswapError(f"{final}: a face set exists; pass overwrite=True (--overwrite) to replace it")
+            raise FaceswapError(f"{final}: a face set exists; "
+                                "pass overwrite=True (--overwrite) to replace it")
         for stale in final.parent.glob(f".{person}.extracting-*"):  # a killed extract's (we hold the lock)
             shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{person}.extracting-", dir=final.parent))
@@ -118,7 +122,8 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
                 det = detect.get_detector("truth", clip=src) if shared == "truth" else shared
                 summary.detector = det.name
                 total = -(-infos[src].frames // every) if src in infos else None
-                bar = tqdm(total=total, desc=f"extract {src.name}", unit="frame", disable=not progress, leave=False)
+                bar = tqdm(total=total, desc=f"extract {src.name}", unit="frame", disable=not progress,
+                           leave=False)
 
                 # a clip's landmarks are steadied over its frames (an image folder's are not: no time)
                 steadier = steady.Steadier(infos[src].fps) if src in infos else None
@@ -139,8 +144,8 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
 
                 try:  # decoding, detection and writing overlap
                     pipeline.run(pipeline.chunked(_frames_of(src, every, summary), batch),
-                                 [pipeline.Stage("decode", lambda c: c, queue_size=4), pipeline.Stage("detect", find),
-                                  pipeline.Stage("align+save", keep)])
+                                 [pipeline.Stage("decode", lambda c: c, queue_size=4),
+                                  pipeline.Stage("detect", find), pipeline.Stage("align+save", keep)])
                 finally:
                     bar.close()
             summary.kept = len(records)

@@ -13,7 +13,8 @@ from pathlib import Path
 from ..errors import FaceswapError
 from .report import read_results
 
-SHARED = Path("share/faceswap-lab/notebooks")  # where an installed package keeps its copy (pyproject data-files)
+# where an installed package keeps its copy (pyproject data-files)
+SHARED = Path("share/faceswap-lab/notebooks")
 
 
 def _find_notebooks() -> Path:
@@ -38,8 +39,8 @@ KNOBS: dict[str, str] = {
     "CROP_SIZE": "aligned crop size in pixels", "INPUT_SIZE": "network input size in pixels",
     "PROBE_FRAMES": "frames scored",
     "STEPS": "training steps", "BATCH_SIZE": "faces per training batch", "LR": "learning rate",
-    "MASKED": "masked loss", "SSIM_WEIGHT": "weight of the (1 - SSIM) loss term", "CLIP_GRAD": "gradient-norm clipping",
-    "LR_DECAY": "learning-rate schedule",
+    "MASKED": "masked loss", "SSIM_WEIGHT": "weight of the (1 - SSIM) loss term",
+    "CLIP_GRAD": "gradient-norm clipping", "LR_DECAY": "learning-rate schedule",
     "EVAL_EVERY": "steps between quality measurements", "CHECKPOINT_EVERY": "steps between checkpoints",
     "PEOPLE": "people (A, B)", "PAIR": "people (A, B)", "PERSON": "whose face set",
     "SOURCE": "person A", "TARGET": "person B", "NEW_SOURCE": "person C",
@@ -50,9 +51,11 @@ KNOBS: dict[str, str] = {
     "COLOR": "colour matching", "BLEND": "blending", "GIF_SECONDS": "seconds of the side-by-side GIF",
     "COMPONENTS": "principal directions", "MAX_FACES": "faces per person encoded",
     "FACES": "faces per person in the training sets", "FACE_COUNTS": "section (b): training-set sizes",
-    "SIZE_SEEDS": "section (b): each size is trained once per seed", "FRONTAL_YAW": "section (a): B's clips turn",
+    "SIZE_SEEDS": "section (b): each size is trained once per seed",
+    "FRONTAL_YAW": "section (a): B's clips turn",
     "REPEATS": "seeds SEED, SEED + 1",
-    "TRAIN_PAIR": "people (A, B) whose clips train the detectors", "TEST_PAIR": "people (A, B) whose clips test them",
+    "TRAIN_PAIR": "people (A, B) whose clips train the detectors",
+    "TEST_PAIR": "people (A, B) whose clips test them",
     "CLIPS": "new clips per person", "LONG_STEPS": "training steps of the longer-trained swap model",
     "DETECTOR_STEPS": "training steps of the two neural detectors",  # (the boundary detector has two nets)
 }
@@ -64,13 +67,15 @@ KNOBS: dict[str, str] = {
 PROFILES: dict[str, dict] = {
     "ci": {"FRAMES": 24, "FRAME_SIZE": 128, "CROP_SIZE": 128, "STEPS": 30, "BATCH_SIZE": 8,
            "chapters": {"02": {"PROBE_FRAMES": 24}, "04": {"STEPS": 300},
-                        "07": {"FACES": 16, "FACE_COUNTS": [8, 16], "SIZE_SEEDS": [0], "PROBE_FRAMES": 8, "STEPS": 10},
+                        "07": {"FACES": 16, "FACE_COUNTS": [8, 16], "SIZE_SEEDS": [0], "PROBE_FRAMES": 8,
+                               "STEPS": 10},
                         "08": {"FACES": 16, "PROBE_FRAMES": 8, "STEPS": 10, "EVAL_EVERY": 5, "REPEATS": 1},
-                        "09": {"FRAME_SIZE": 256, "FACES": 16, "CLIPS": 2, "LONG_STEPS": 120, "DETECTOR_STEPS": 200}}},
+                        "09": {"FRAME_SIZE": 256, "FACES": 16, "CLIPS": 2, "LONG_STEPS": 120,
+                               "DETECTOR_STEPS": 200}}},
     "quick": {"FRAMES": 150, "FRAME_SIZE": 256, "CROP_SIZE": 256, "STEPS": 600, "BATCH_SIZE": 32,
               "chapters": {"02": {"PROBE_FRAMES": 150}, "04": {"STEPS": 900},
-                           "07": {"FACE_COUNTS": [30, 100, 300], "SIZE_SEEDS": [0], "PROBE_FRAMES": 24, "STEPS": 150,
-                                  "BATCH_SIZE": 16},
+                           "07": {"FACE_COUNTS": [30, 100, 300], "SIZE_SEEDS": [0], "PROBE_FRAMES": 24,
+                                  "STEPS": 150, "BATCH_SIZE": 16},
                            "08": {"PROBE_FRAMES": 24, "STEPS": 150, "BATCH_SIZE": 16, "EVAL_EVERY": 25,
                                   "REPEATS": 1},
                            "09": {"FRAMES": 48, "STEPS": 150, "LONG_STEPS": 600, "BATCH_SIZE": 16}}},
@@ -91,8 +96,8 @@ def chapters(notebooks: str | Path = NOTEBOOKS) -> list[Path]:
     """The chapter notebooks (NN_name.ipynb) in order."""
     found = sorted(p for p in Path(notebooks).glob("[0-9][0-9]_*.ipynb"))
     if not found:
-        raise FaceswapError(f"{notebooks}: no chapter notebooks (NN_name.ipynb) here; pass the folder that holds "
-                            "them (--notebooks)")
+        raise FaceswapError(f"{notebooks}: no chapter notebooks (NN_name.ipynb) here; "
+                            "pass the folder that holds them (--notebooks)")
     return found
 
 
@@ -122,7 +127,8 @@ def parameters_for(path: str | Path, profile: str, workspace: str | Path, extra:
     if profile not in PROFILES:
         raise FaceswapError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
     known = notebook_parameters(path)
-    wanted = {**profile_knobs(profile, Path(path).name), "WORKSPACE": str(Path(workspace).resolve()), **(extra or {})}
+    wanted = {**profile_knobs(profile, Path(path).name), "WORKSPACE": str(Path(workspace).resolve()),
+              **(extra or {})}
     return {k: v for k, v in wanted.items() if k in known}
 
 

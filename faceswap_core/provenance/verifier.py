@@ -19,8 +19,8 @@ CONTAINER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"
 
 def verify(path: str | Path, max_frames: int = 16, payload=PAYLOAD, *, trust: bytes | None = None) -> dict:
     """Every faceswap-lab mark found in a video: metadata tag, visible label, watermark (voted over up to
-    `max_frames` frames spread over the clip) and Content Credentials (``Trusted`` when signed under `trust`, a
-    PEM root such as the workspace's test root), with a verdict. Finding none does not make a video real."""
+    `max_frames` frames spread over the clip) and Content Credentials (``Trusted`` when signed under `trust`,
+    a PEM root such as the workspace's test root), with a verdict. Finding none does not make a video real."""
     path = Path(path)
     info = media.video_info(path)  # one line for a missing, unreadable or non-video file
     bits = payload_bits(payload)
@@ -50,9 +50,10 @@ def verify(path: str | Path, max_frames: int = 16, payload=PAYLOAD, *, trust: by
     label = {"found": float(np.median(labels)) >= LABEL_SCORE, "score": float(np.median(labels)),
              "threshold": LABEL_SCORE}
     cred = credentials.read(path, trust=trust)
-    cred_ok = cred["found"] and cred["says_swapped"] and cred["state"] != "Invalid"  # an edited file proves nothing
-    found = [name for name, ok in (("watermark", mark["found"]), ("label", label["found"]), ("tag", tag_found),
-                                   ("credentials", cred_ok)) if ok]
+    # an edited file proves nothing
+    cred_ok = cred["found"] and cred["says_swapped"] and cred["state"] != "Invalid"
+    found = [name for name, ok in (("watermark", mark["found"]), ("label", label["found"]),
+                                   ("tag", tag_found), ("credentials", cred_ok)) if ok]
     if mark["found"] or cred_ok:
         says = mark["says"] if mark["found"] else cred["description"]
         verdict = f"synthetic: {says or 'faceswap-lab mark'} (found: {', '.join(found)})"
@@ -71,8 +72,9 @@ def describe(result: dict) -> str:
     shown = {k: v for k, v in tag["tags"].items() if k not in CONTAINER_TAGS}
     return "\n".join([
         f"{result['path']}: {result['verdict']}",
-        f"  watermark {yes(m['found'])}: bit accuracy {m['bit_accuracy']:.2f} voted over {result['frames_checked']} "
-        f"frames ({m['frame_accuracy']:.2f} per frame; found at >= {m['threshold']:.3f}), bits {m['bits']}",
+        f"  watermark {yes(m['found'])}: bit accuracy {m['bit_accuracy']:.2f} voted over "
+        f"{result['frames_checked']} frames ({m['frame_accuracy']:.2f} per frame; "
+        f"found at >= {m['threshold']:.3f}), bits {m['bits']}",
         f"  visible label {yes(lab['found'])}: score {lab['score']:.2f} (found at >= {lab['threshold']:.2f})",
         f"  metadata tag {yes(tag['found'])}" + (f": {shown}" if shown else ""),
         _describe_credentials(result.get("credentials") or {"found": False}),
@@ -83,5 +85,6 @@ def _describe_credentials(c: dict) -> str:
     if not c["found"]:
         return "  content credentials not found" + (f" ({c['note']})" if c.get("note") else "")
     failures = f"; failures: {', '.join(c['failures'])}" if c["failures"] else ""
-    return (f"  content credentials found: {c['state']}, says: {c['description'] or ', '.join(c['actions'])}, "
+    return (f"  content credentials found: {c['state']}, "
+            f"says: {c['description'] or ', '.join(c['actions'])}, "
             f"signed by {c['signer']}{failures}")

@@ -1,11 +1,11 @@
 """An invisible watermark in every frame that a machine can read back. Taught in chapter 09.
 
 A video converted by `faceswap-core convert` carries four marks: a visible label, a metadata tag (both from
-`labelling`), this module's watermark (`convert_video(mark=mark_frame)`: the CLI and chapters 05 and 09 pass it) and
-signed C2PA Content Credentials (`credentials.sign`). The label, the tag and the credentials vanish with one
-crop or re-encode (the credentials say who signed what, and any edit shows); the watermark is meant to survive
-an H.264 re-encode and a resize. It is our own, small method (spread-transform dither modulation, a form of
-quantisation index modulation):
+`labelling`), this module's watermark (`convert_video(mark=mark_frame)`: the CLI and chapters 05 and 09 pass
+it) and signed C2PA Content Credentials (`credentials.sign`). The label, the tag and the credentials vanish
+with one crop or re-encode (the credentials say who signed what, and any edit shows); the watermark is meant
+to survive an H.264 re-encode and a resize. It is our own, small method (spread-transform dither modulation,
+a form of quantisation index modulation):
 
 - Layout relative to the frame: the luma is resized to a `GRID` x `GRID` canonical image, cut into
   `BLOCK` x `BLOCK` blocks (256 of them); each block carries one bit, each bit owns blocks spread over the
@@ -33,16 +33,18 @@ from ..errors import FaceswapError
 
 GRID, BLOCK = 128, 8  # canonical luma size and block size: 16 x 16 blocks
 STEP = 75.0  # lattice spacing (projection units); PSNR ~ 39.5 dB on cast clips (2 passes)
-FREQS = ((0, 1), (1, 0), (1, 1))  # DCT frequencies the mark lives in (higher ones die in a half-size re-encode)
-# H.264 keeps less of a faint pattern than of strong content (its quantiser rounds small coefficients toward 0):
-# after a low-resolution re-encode the marked projections come back ~0.9x. Reading them as if scaled by 0.95
-# splits that from an untouched copy (1x): the lowest vote of 13 cast clips after half size + CRF 28 went
+# DCT frequencies the mark lives in (higher ones die in a half-size re-encode)
+FREQS = ((0, 1), (1, 0), (1, 1))
+# H.264 keeps less of a faint pattern than of strong content (its quantiser rounds small coefficients toward
+# 0): after a low-resolution re-encode the marked projections come back ~0.9x. Reading them as if scaled by
+# 0.95 splits that from an untouched copy (1x): the lowest vote of 13 cast clips after half size + CRF 28 went
 # from 0.875 to 0.94, untouched copies still read 1.0.
 READ_GAIN = 0.95
 MIN_REPEAT = 4  # each bit owns at least this many of the 256 blocks
 MIN_SIDE = 64  # px: a smaller frame cannot hold the pattern
 KEY = 20_260_909  # seeds the layout; the mark is readable by anyone who knows it (provenance, not secrecy)
-MAGIC, CODE = 0xFA5E1A, 0x01  # 24 bits "this is a faceswap-lab mark" + 8 bits "faces replaced by face swapping"
+# 24 bits "this is a faceswap-lab mark" + 8 bits "faces replaced by face swapping"
+MAGIC, CODE = 0xFA5E1A, 0x01
 CODES = {CODE: "faces replaced by faceswap-lab"}
 PAYLOAD = tuple(((MAGIC << 8 | CODE) >> (31 - i)) & 1 for i in range(32))
 # Found when >= 28 of 32 voted bits match: an unmarked video (each bit a fair coin) gets there with
@@ -63,7 +65,8 @@ def _layout(n_bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mix = rng.normal(size=(n, n, len(FREQS)))
     fade = np.sin(np.pi * (k + 0.5) / BLOCK)  # to ~0 at the block's edges: no seams between blocks
     pattern = np.einsum("abk,kij->abij", mix, basis) * np.outer(fade, fade)
-    pattern = (pattern / np.linalg.norm(pattern, axis=(-2, -1), keepdims=True)).astype(np.float32)  # unit norm
+    # unit norm
+    pattern = (pattern / np.linalg.norm(pattern, axis=(-2, -1), keepdims=True)).astype(np.float32)
     dither = rng.uniform(0, STEP, (n, n)).astype(np.float32)
     owner = (rng.permutation(n * n) % n_bits).reshape(n, n)
     return pattern, dither, owner
@@ -103,8 +106,8 @@ def embed(frame: np.ndarray, payload=PAYLOAD, *, step: float = STEP, passes: int
     if not (cap := capacity(frame.shape)):
         raise FaceswapError(f"frame {w}x{h}: too small to carry a watermark (at least {MIN_SIDE} px a side)")
     if bits.size > cap:
-        raise FaceswapError(f"payload of {bits.size} bits is too long for a {w}x{h} frame: at most {cap} (each bit "
-                            f"needs {MIN_REPEAT} of the {(GRID // BLOCK) ** 2} blocks); shorten it")
+        raise FaceswapError(f"payload of {bits.size} bits is too long for a {w}x{h} frame: at most {cap} "
+                            f"(each bit needs {MIN_REPEAT} of the {(GRID // BLOCK) ** 2} blocks); shorten it")
     pattern, dither, owner = _layout(bits.size)
     offset = dither + bits[owner] * (step / 2)  # the lattice each block must land on
     luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)

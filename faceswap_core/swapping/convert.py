@@ -38,7 +38,8 @@ class ConvertSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)  # busy time inside each stage
     warnings: list[str] = field(default_factory=list)
     gif: Path | None = None
-    identity: dict | None = None  # sampled faces before/after: identity.recogniser_verdict of each (see `convert_video`)
+    # sampled faces before/after: identity.recogniser_verdict of each (see `convert_video`)
+    identity: dict | None = None
 
     @property
     def fps(self) -> float:
@@ -46,8 +47,9 @@ class ConvertSummary:
 
     def __str__(self) -> str:
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in self.stage_seconds.items())
-        text = (f"{self.output}: {self.frames} frames, {self.faces} faces swapped, {self.frames_without_face} "
-                f"frames without a face, {self.seconds:.1f} s ({self.fps:.1f} frames/s; busy: {stages})")
+        text = (f"{self.output}: {self.frames} frames, {self.faces} faces swapped, "
+                f"{self.frames_without_face} frames without a face, {self.seconds:.1f} s "
+                f"({self.fps:.1f} frames/s; busy: {stages})")
         if self.identity and self.identity["after"]["faces"]:
             a, b = self.identity["after"], self.identity["before"]
             text += (f"\nidentity ({a['faces']} sampled faces): recognised as the target "
@@ -64,8 +66,9 @@ def output_size(width: int, height: int, resize: int | None) -> tuple[int, int]:
     return int(round(width / 2)) * 2, int(round(height / 2)) * 2
 
 
-def check_job(source: str | Path, output: str | Path, *, gif: str | Path | None = None, overwrite: bool = False,
-              start: float = 0.0, end: float | None = None, resize: int | None = None) -> media.VideoInfo:
+def check_job(source: str | Path, output: str | Path, *, gif: str | Path | None = None,
+              overwrite: bool = False, start: float = 0.0, end: float | None = None,
+              resize: int | None = None) -> media.VideoInfo:
     """Refuse a conversion that would fail or lose a file, before any work starts: the input must be a
     readable video, the outputs (video, GIF) new files (or `overwrite`) in a writable folder, never the input
     or each other, and the range inside the clip. Returns the input's info."""
@@ -118,7 +121,8 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
     w, h = output_size(info.width, info.height, resize)
     summary = ConvertSummary(None)
     expected = int(round(((end if end is not None else info.duration) - start) * info.fps))
-    bar = tqdm(total=max(expected, 0) or None, desc=f"convert {source.name}", unit="frame", disable=not progress)
+    bar = tqdm(total=max(expected, 0) or None, desc=f"convert {source.name}", unit="frame",
+               disable=not progress)
 
     def frames() -> Iterator[tuple[int, np.ndarray]]:
         for t, f in media.iter_frames(source, start=start, end=end):
@@ -138,7 +142,8 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
         summary.frames_without_face += sum(not a for a in aligned)
         return frs, aligned, swapper.run_model(aligned)
 
-    samples: list[tuple] = []  # (original, swapped, landmarks) of every `every`-th frame, for the identity score
+    # (original, swapped, landmarks) of every `every`-th frame, for the identity score
+    samples: list[tuple] = []
     every, seen = max(1, expected // max(identity_samples, 1)), itertools.count()
 
     def paste(job) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -151,8 +156,9 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
 
     gif_frames: list[np.ndarray] = []
     t0 = time.perf_counter()
-    with encode.VideoWriter(output, info.fps, audio_from=source, audio_range=(start, end), overwrite=overwrite,
-                           metadata=PROVENANCE if provenance else None, crf=crf, preset=preset) as writer:
+    with encode.VideoWriter(output, info.fps, audio_from=source, audio_range=(start, end),
+                            overwrite=overwrite, metadata=PROVENANCE if provenance else None, crf=crf,
+                            preset=preset) as writer:
 
         def write(done) -> None:
             originals, swapped = done
@@ -170,8 +176,9 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
                 summary.frames += 1
                 bar.update(1)
 
-        stages = [pipeline.Stage("decode", lambda c: c, queue_size=4), pipeline.Stage("detect+align", prepare),
-                  pipeline.Stage("model", run_model), pipeline.Stage("blend", paste), pipeline.Stage("encode", write)]
+        stages = [pipeline.Stage("decode", lambda c: c, queue_size=4),
+                  pipeline.Stage("detect+align", prepare), pipeline.Stage("model", run_model),
+                  pipeline.Stage("blend", paste), pipeline.Stage("encode", write)]
         try:
             summary.stage_seconds = pipeline.run(pipeline.chunked(frames(), chunk), stages)
         finally:
@@ -181,8 +188,10 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
     summary.output = output
     summary.seconds = time.perf_counter() - t0
     if identity_of is not None and samples:
-        summary.identity = {k: identity.recogniser_verdict(np.concatenate([identity.embed(s[j], s[2]) for s in samples]),
-                                                   *identity_of) for k, j in (("before", 0), ("after", 1))}
+        summary.identity = {
+            k: identity.recogniser_verdict(np.concatenate([identity.embed(s[j], s[2]) for s in samples]),
+                                           *identity_of)
+            for k, j in (("before", 0), ("after", 1))}
         summary.identity["frames"] = [k for *_, marks, k in samples for _ in marks]  # one entry per face
     if summary.faces == 0:
         msg = f"{source}: no face found in any frame; the output holds the input's frames unchanged"

@@ -25,36 +25,8 @@ from ..faces import align, detect
 from ..training import augment
 from ..training.checkpoint import load_model
 from ..training.model import FaceSwapModel
+from .options import COLOR_MODES, SwapOptions
 from .tracking import Track
-
-COLOR_MODES = ("none", "lab", "hist")
-BLEND_MODES = ("feather", "poisson")
-
-
-@dataclass(frozen=True)
-class SwapOptions:
-    """How a decoded face goes back into its frame."""
-
-    color: str = "lab"  # none | lab (mean/std in LAB) | hist (per-channel histogram matching)
-    blend: str = "feather"  # feather | poisson (seamless clone, then feathered)
-    erode: float = 0.02  # shrink the face mask by this fraction of the face-core side
-    feather: float = 0.08  # soften its edge over this fraction of the face-core side
-    min_size: float = 24.0  # faces with a smaller box side (pixels) are left untouched
-    min_score: float = 0.0  # ... and faces the detector is less sure of
-    batch_size: int = 32  # faces per model call
-    detect_every: int = 1  # run the detector on every Nth frame; landmarks in between are interpolated
-    steady: bool = True  # filter a video's landmarks over time (less shake); detect_every > 1 interpolates instead
-
-    def __post_init__(self):
-        if self.color not in COLOR_MODES:
-            raise FaceswapError(f"colour matching {self.color!r}: use one of {', '.join(COLOR_MODES)}")
-        if self.blend not in BLEND_MODES:
-            raise FaceswapError(f"blending {self.blend!r}: use one of {', '.join(BLEND_MODES)}")
-        if self.batch_size < 1:
-            raise FaceswapError(f"batch size {self.batch_size}: give at least 1")
-        if self.detect_every < 1:
-            raise FaceswapError(f"detect every {self.detect_every} frames: give at least 1")
-
 
 @dataclass
 class Aligned:
@@ -91,9 +63,9 @@ def match_color(src: np.ndarray, ref: np.ndarray, mode: str = "lab") -> np.ndarr
 class Swapper:
     """A trained model, the person to draw, a detector and blending options: frames in, swapped frames out."""
 
-    def __init__(self, model: FaceSwapModel | str | Path, to: str, detector: detect.Detector | str = "auto", *,
-                 options: SwapOptions = SwapOptions(), device: str | None = None, coverage: float | None = None,
-                 clip: str | Path | None = None):
+    def __init__(self, model: FaceSwapModel | str | Path, to: str, detector: detect.Detector | str = "auto",
+                 *, options: SwapOptions = SwapOptions(), device: str | None = None,
+                 coverage: float | None = None, clip: str | Path | None = None):
         if not isinstance(model, FaceSwapModel):
             model = load_model(model)
         if to not in model.persons:
@@ -103,10 +75,12 @@ class Swapper:
         self.model = model.to(self.device).eval()
         self.to, self.options = to, options
         self.size = model.config.image_size
-        self.coverage = coverage or model.coverage  # the centre of the padded crop that training showed the network
+        # the centre of the padded crop that training showed the network
+        self.coverage = coverage or model.coverage
         self.detector = detector if isinstance(detector, detect.Detector) else \
             detect.get_detector(detector, clip=clip, device=self.device)
-        self.poisson_fallbacks = 0  # faces that asked for Poisson blending but got plain feathering (see blend)
+        # faces that asked for Poisson blending but got plain feathering (see blend)
+        self.poisson_fallbacks = 0
 
     def start(self, fps: float | None = None) -> Track | None:
         """A new video begins (at `fps`, 25 if not given): its track when detecting every Nth frame or
@@ -134,7 +108,8 @@ class Swapper:
     def align(self, frame: np.ndarray, face: detect.Face) -> Aligned:
         """The model's view of a face: the central `coverage` of the padded aligned crop, at model size."""
         m = align.view_matrix(face.landmarks, self.size, self.coverage)
-        k = int(np.clip(np.ceil(1 / np.sqrt(abs(np.linalg.det(m[:, :2])))), 1, 4))  # shrink by area, not by sampling
+        # shrink by area, not by sampling
+        k = int(np.clip(np.ceil(1 / np.sqrt(abs(np.linalg.det(m[:, :2])))), 1, 4))
         if k > 1:
             big = align.crop(frame, np.r_[m * k, [[0, 0, 1]]][:2], self.size * k)
             crop = cv2.resize(big, (self.size, self.size), interpolation=cv2.INTER_AREA)
@@ -147,14 +122,16 @@ class Swapper:
         """(N, S, S, 3) uint8 faces of anyone -> the same faces drawn by the target's decoder, batched."""
         crops = np.asarray(crops)
         if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[-1] != 3:
-            raise FaceswapError(f"decode: crops of {crops.dtype} {crops.shape}; give (N, S, S, 3) uint8 RGB faces")
+            raise FaceswapError(f"decode: crops of {crops.dtype} {crops.shape}; "
+                                "give (N, S, S, 3) uint8 RGB faces")
         out = []
         for i in range(0, len(crops), self.options.batch_size):
             x = augment.to_tensor(np.ascontiguousarray(crops[i:i + self.options.batch_size])).to(self.device)
             out.append(augment.to_images(self.model(x, self.to).float()))
         return np.concatenate(out) if out else np.zeros((0, self.size, self.size, 3), np.uint8)
 
-    def blend(self, frame: np.ndarray, a: Aligned, decoded: np.ndarray, parts: dict | None = None) -> np.ndarray:
+    def blend(self, frame: np.ndarray, a: Aligned, decoded: np.ndarray,
+              parts: dict | None = None) -> np.ndarray:
         """Warp a decoded face back into `frame` (changed in place) through a feathered face mask;
         pixels outside the mask keep their values. `parts`, if given, receives the intermediate images."""
         o, s = self.options, self.size
@@ -187,9 +164,11 @@ class Swapper:
         if o.blend == "poisson":
             bx, by, bw, bh = cv2.boundingRect(mask)
             try:
-                face = cv2.seamlessClone(face, np.ascontiguousarray(roi), np.where(core, 255, 0).astype(np.uint8),
+                face = cv2.seamlessClone(face, np.ascontiguousarray(roi),
+                                         np.where(core, 255, 0).astype(np.uint8),
                                          (bx + bw // 2, by + bh // 2), cv2.NORMAL_CLONE)
-            except cv2.error:  # a mask touching the region's border: fall back to plain feathering, counted
+            except cv2.error:
+                # a mask touching the region's border: fall back to plain feathering, counted
                 self.poisson_fallbacks += 1
         a3 = alpha[..., None]
         mixed = (face.astype(np.float32) * a3 + roi.astype(np.float32) * (1 - a3) + 0.5).astype(np.uint8)
@@ -221,7 +200,8 @@ class Swapper:
     def prepare(self, frames: list[np.ndarray], indices: list[int] | None = None,
                 track: Track | None = None) -> list[list[Aligned]]:
         """Detect and align: the per-frame work before the model."""
-        return [[self.align(fr, f) for f in faces] for fr, faces in zip(frames, self.find(frames, indices, track))]
+        return [[self.align(fr, f) for f in faces]
+                for fr, faces in zip(frames, self.find(frames, indices, track))]
 
     def run_model(self, aligned: list[list[Aligned]]) -> list[list[np.ndarray]]:
         """Decode every face of these frames in one batched model call; returns the faces per frame."""
@@ -252,9 +232,10 @@ class Swapper:
         x0, y0, x1, y1 = parts["roi"]
         alpha = parts["alpha"][..., None]
         return {"face": a.face, "aligned": a.crop, "decoded": decoded, "mask": parts["alpha"],
-                "warped": parts["warped"], "colour_matched": (parts["colour_matched"] * alpha).astype(np.uint8),
+                "warped": parts["warped"],
+                "colour_matched": (parts["colour_matched"] * alpha).astype(np.uint8),
                 "source_roi": frame[y0:y1, x0:x1].copy(), "result_roi": result[y0:y1, x0:x1].copy(),
                 "result": result, "roi": parts["roi"]}
 
 
-__all__ = ["Aligned", "BLEND_MODES", "COLOR_MODES", "SwapOptions", "Swapper", "match_color"]
+__all__ = ["Aligned", "Swapper", "match_color"]

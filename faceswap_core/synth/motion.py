@@ -9,7 +9,8 @@ import numpy as np
 from .cast import Condition
 
 
-def _smooth_keys(rng: np.random.Generator, n: int, fps: float, every: float, draw: Callable[[], float]) -> np.ndarray:
+def _smooth_keys(rng: np.random.Generator, n: int, fps: float, every: float,
+                 draw: Callable[[], float]) -> np.ndarray:
     """A smooth curve over n frames through random keys drawn every `every` seconds (smoothstep ease)."""
     n_keys = int(n / (fps * every)) + 2
     keys = np.array([draw() for _ in range(n_keys)])
@@ -58,7 +59,8 @@ def random_motion(n_frames: int, fps: float = 25.0, seed: int = 0, yaw_range: tu
     t = np.arange(n_frames) / fps
     phrase = _smooth_keys(rng, n_frames, fps, 1.2, lambda: float(rng.uniform() < 0.7)) > 0.5
     syll = np.abs(np.sin(np.pi * t * rng.uniform(4.0, 5.0) + 2 * np.sin(t * 1.7))) ** 1.5
-    mouth = np.clip(syll * phrase * _smooth_keys(rng, n_frames, fps, 0.4, lambda: rng.uniform(0.3, 0.9)), 0, 1)
+    mouth = np.clip(syll * phrase * _smooth_keys(rng, n_frames, fps, 0.4, lambda: rng.uniform(0.3, 0.9)),
+                    0, 1)
     # blinks: 0.15 s every 2-6 s
     blink = np.zeros(n_frames)
     tb = rng.uniform(0.5, 3.0)
@@ -71,8 +73,9 @@ def random_motion(n_frames: int, fps: float = 25.0, seed: int = 0, yaw_range: tu
         light = (1.0, 0.97 - 0.04 * warm[k], 0.92 - 0.10 * warm[k])
         out.append(Condition(
             yaw=float(yaw[k]), pitch=float(pitch[k]), roll=float(roll[k]), mouth_open=float(mouth[k]),
-            smile=float(smile[k]), blink=float(blink[k]), light_azimuth=float(az[k]), light_elevation=float(el[k]),
-            light_color=light, ambient=float(amb[k]), scale=float(scale[k]), offset=(float(dx[k]), float(dy[k])),
+            smile=float(smile[k]), blink=float(blink[k]), light_azimuth=float(az[k]),
+            light_elevation=float(el[k]), light_color=light, ambient=float(amb[k]), scale=float(scale[k]),
+            offset=(float(dx[k]), float(dy[k])),
             bg_top=tuple(float(v) for v in np.clip(bg + 0.12, 0, 1)),
             bg_bottom=tuple(float(v) for v in np.clip(bg - 0.2, 0, 1)), occluder=occluder))
     return out
@@ -87,7 +90,8 @@ def yaw_sweep(n_frames: int, yaw_range: tuple[float, float] = (-85, 85), seed: i
     for k in range(n_frames):
         out.append(Condition(
             yaw=float(yaw[k]), pitch=float(rng.normal(0, 5)), roll=float(rng.normal(0, 4)),
-            mouth_open=float(rng.uniform(0, 0.7) * (rng.uniform() < 0.6)), smile=float(rng.uniform(-0.1, 0.8)),
+            mouth_open=float(rng.uniform(0, 0.7) * (rng.uniform() < 0.6)),
+            smile=float(rng.uniform(-0.1, 0.8)),
             light_azimuth=float(rng.uniform(-60, 60)), light_elevation=float(rng.uniform(10, 45)),
             ambient=float(rng.uniform(0.3, 0.42))))
     return out

@@ -80,7 +80,8 @@ def latest(out_dir: str | Path) -> Path:
         return named
     found = checkpoints(out)
     if not found:
-        raise FaceswapError(f"{out}: no checkpoint here; train a model first (chapter 04 or faceswap-core train)")
+        raise FaceswapError(f"{out}: no checkpoint here; "
+                            "train a model first (chapter 04 or faceswap-core train)")
     return found[-1]
 
 
@@ -89,7 +90,8 @@ def load_model(checkpoint: str | Path, with_state: bool = False, expect_config: 
     `coverage` is the one it was trained with. With `with_state`, also the checkpoint's JSON state."""
     ck = Path(checkpoint)
     if not ck.exists():
-        raise FaceswapError(f"{ck}: no checkpoint here; train a model first (chapter 04 or faceswap-core train)")
+        raise FaceswapError(f"{ck}: no checkpoint here; "
+                            "train a model first (chapter 04 or faceswap-core train)")
     if (ck / "checkpoints").exists():
         ck = latest(ck)
     try:
@@ -98,10 +100,12 @@ def load_model(checkpoint: str | Path, with_state: bool = False, expect_config: 
     except FileNotFoundError:
         raise FaceswapError(f"{ck}: not a checkpoint (no state.json)") from None
     except (ValueError, KeyError, TypeError) as e:
-        raise FaceswapError(f"{ck}/state.json: damaged ({str(e)[:80]}); use the previous checkpoint") from None
+        raise FaceswapError(f"{ck}/state.json: damaged ({str(e)[:80]}); "
+                            "use the previous checkpoint") from None
     if expect_config and config.name != expect_config:
         raise FaceswapError(f"{ck}: a {config.name!r} model, not {expect_config!r}; pick the matching config")
-    model = FaceSwapModel(config, state["persons"], coverage=state.get("train_config", {}).get("coverage", CORE))
+    model = FaceSwapModel(config, state["persons"],
+                          coverage=state.get("train_config", {}).get("coverage", CORE))
     tensors = _load_tensors(ck / "model.safetensors")
     try:
         model.load_state_dict(tensors)
@@ -133,7 +137,8 @@ def _optim_tensors(optims: dict[str, torch.optim.Optimizer]) -> dict[str, torch.
     for p, opt in optims.items():
         for i, st in opt.state_dict()["state"].items():
             for k, v in st.items():
-                out[f"{p}.{i}.{k}"] = (v if torch.is_tensor(v) else torch.tensor(v)).detach().cpu().contiguous()
+                out[f"{p}.{i}.{k}"] = ((v if torch.is_tensor(v) else torch.tensor(v))
+                                       .detach().cpu().contiguous())
     return out
 
 
