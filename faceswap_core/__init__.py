@@ -11,7 +11,8 @@ here (a DAG; tests/test_layout.py checks every import, lazy ones included).
                  extraction, curation                                                            ch. 02
     training/    augment (random transform and warp), model, losses, recipe, the trainer loop,
                  checkpoint                                                                      ch. 03-04
-    provenance/  what marks a swap: visible label and tags, watermark, content credentials, verify  ch. 05, 09
+    provenance/  what marks a swap: visible label and tags, watermark, content credentials,
+                 verify                                                                          ch. 05, 09
     swapping/    one frame (find, align, decode, blend), tracking between detections, a whole video  ch. 05
     evaluation/  scores against the truth, the truth probe, the recogniser's verdict, claims,
                  experiments                                                                     ch. 04-08
@@ -27,7 +28,7 @@ here (a DAG; tests/test_layout.py checks every import, lazy ones included).
     swapping ---------> training, faces, provenance, ground
     evaluation -------> swapping, training, faces, synth, ground
     detection --------> evaluation, swapping, faces, synth, ground
-    lab --------------> evaluation, training, faces, synth, ground
+    lab --------------> detection, evaluation, training, faces, synth, ground
     cli --------------> every stage
 """
 
@@ -44,9 +45,9 @@ STAGES: dict[str, tuple[str, ...]] = {  # stage -> the stages it may import (bes
     "swapping": ("training", "faces", "provenance", "ground"),
     "evaluation": ("swapping", "training", "faces", "synth", "ground"),
     "detection": ("evaluation", "swapping", "faces", "synth", "ground"),
-    "lab": ("evaluation", "training", "faces", "synth", "ground"),
-    "cli": ("lab", "detection", "evaluation", "swapping", "provenance", "training", "faces", "collect", "synth",
-            "ground"),
+    "lab": ("detection", "evaluation", "training", "faces", "synth", "ground"),
+    "cli": ("lab", "detection", "evaluation", "swapping", "provenance", "training", "faces", "collect",
+            "synth", "ground"),
 }
 
 __version__ = "0.1.0"

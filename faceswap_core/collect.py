@@ -23,8 +23,8 @@ from .workspace import clips_dir
 
 SYNTHETIC = "synthetic:"
 LICENCE_SYNTHETIC = "synthetic cast member made up by faceswap-lab: no real person is shown; free to use"
-LICENCE_REAL = ("real footage: use it only with the rights to the clip and the consent of every person shown, "
-                "and label any swapped result as synthetic")
+LICENCE_REAL = ("real footage: use it only with the rights to the clip and the consent of every person "
+                "shown, and label any swapped result as synthetic")
 
 
 @dataclass
@@ -139,19 +139,21 @@ def collect(source: str, person: str, workspace: str | Path = "data", *, frames:
                 dest = folder / name
                 if dest.exists():
                     synth.truth_path(dest).unlink(missing_ok=True)
-                synth.render_clip(ident, frames, dest, fps=fps, size=size, seed=seed, overwrite=True, progress=progress)
+                synth.render_clip(ident, frames, dest, fps=fps, size=size, seed=seed, overwrite=True,
+                                  progress=progress)
                 licence = LICENCE_SYNTHETIC
             else:
                 with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
-                    got = download(source, Path(tmp), max_height) if kind == "url" else Path(source).expanduser()
+                    got = (download(source, Path(tmp), max_height) if kind == "url"
+                           else Path(source).expanduser())
                     name = name or got.name
                     if kind == "url" and (rec := existing(name)) is not None:
                         return rec
                     dest = folder / name
                     info = media.video_info(got)  # refuses anything that is not a readable video
                     if info.image:  # (PyAV reads a photo as a one-frame "video")
-                        raise FaceswapError(f"{source}: an image, not a video; image folders are a face source "
-                                            "for `extract`, not for `collect`")
+                        raise FaceswapError(f"{source}: an image, not a video; image folders are a face "
+                                            "source for `extract`, not for `collect`")
                     if start > 0 or end is not None:
                         _trim(got, dest, start, end, info)
                     else:
@@ -228,7 +230,8 @@ def download(url: str, folder: Path, max_height: int = 720) -> Path:
 
 
 def collect_many(sources: dict[str, str], workspace: str | Path = "data", **options) -> dict[str, ClipRecord]:
-    """Collect one clip per person from a {person: source} mapping (synthetic motion seeds seed, seed+1, ...)."""
+    """Collect one clip per person from a {person: source} mapping (synthetic motion seeds seed,
+    seed+1, ...)."""
     seed = options.pop("seed", 0)
     return {person: collect(src, person, workspace, seed=seed + i, **options)
             for i, (person, src) in enumerate(sources.items())}

@@ -43,8 +43,8 @@ class AtomicPath:
             raise FaceswapError(f"{self.final}: already exists; choose another name or allow overwriting")
         self.final.parent.mkdir(parents=True, exist_ok=True)
         remove_dead_temps(self.final.parent, f".{glob.escape(self.final.stem)}.*.part-*{self.final.suffix}")
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.final.stem}.", suffix=f".part-{os.getpid()}{self.final.suffix}",
-                                   dir=self.final.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.final.stem}.",
+                                   suffix=f".part-{os.getpid()}{self.final.suffix}", dir=self.final.parent)
         os.close(fd)
         self.tmp = Path(tmp)
 
@@ -165,7 +165,8 @@ def _flock(path: Path, folder: Path, what: str) -> Iterator[None]:
 
 
 def _stale(path: Path, holder: str) -> bool:
-    """A lock file whose writer is gone, or one left empty for over a second (a writer writes its pid at once)."""
+    """A lock file whose writer is gone, or one left empty for over a second
+    (a writer writes its pid at once)."""
     pid = re.match(r"pid (\d+)", holder)
     if pid:
         return not _running(int(pid.group(1)))

@@ -22,7 +22,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 def check_name(name: str, what: str = "person name") -> str:
     """A person or model name must be a safe folder name; returns it unchanged."""
     if not isinstance(name, str) or not _NAME.match(name):
-        raise FaceswapError(f"{what} {name!r}: use letters, digits, '_' or '-' (at most 64, no dots or spaces)")
+        raise FaceswapError(f"{what} {name!r}: use letters, digits, '_' or '-' "
+                            "(at most 64, no dots or spaces)")
     return name
 
 
@@ -41,11 +42,13 @@ def model_name(persons: Sequence[str], config: str) -> str:
     return check_name("-".join([*persons, config]), "model name")
 
 
-def model_dir(workspace: str | Path, persons: Sequence[str], config: str = "lite", name: str | None = None) -> Path:
+def model_dir(workspace: str | Path, persons: Sequence[str], config: str = "lite",
+              name: str | None = None) -> Path:
     """Where chapter 04 (or `faceswap-core train`) keeps a model: `name`, or ``<A>-<B>-<config>``."""
     for p in persons:
         check_name(p)
-    return Path(workspace) / "models" / (check_name(name, "model name") if name else model_name(persons, config))
+    return Path(workspace) / "models" / (check_name(name, "model name") if name
+                                         else model_name(persons, config))
 
 
 def outputs_dir(workspace: str | Path) -> Path:

@@ -161,7 +161,7 @@ ws = ["--workspace", "ws"]
 TRAIN = ["train", "--persons", "ines", "tomas", "--steps", "3", *ws]
 CONVERT = ["convert", CLIP, "--model", MODEL, "--to", "tomas", "--detector", "truth", "--min-size", "1"]
 EXTRACT = ["extract", CLIP, "--person", "newface", "--detector", "truth", "--min-size", "1", "--size", "64", *ws]
-DETECT = ["scan", CLIP, "--swap-detector", "in/swap_detector.safetensors", "--detector", "truth"]
+SCAN = ["scan", CLIP, "--swap-detector", "in/swap_detector.safetensors", "--detector", "truth"]
 COLLECT = ["collect", "synthetic:mei", "--person", "mei", "--frames", "8", "--size", "96", *ws]
 
 PROBES: dict[str, Probe] = {
@@ -286,28 +286,28 @@ PROBES: dict[str, Probe] = {
     # detect (a swap detector of chapter 09) and verify with one
     "scan a text file": Probe(["scan", "in/notes.txt", "--swap-detector", "in/swap_detector.safetensors"],
                                 r"in/notes.txt: not a readable video"),
-    "detect missing detector": Probe([*DETECT[:3], "in/none.safetensors", *DETECT[4:]],
+    "detect missing detector": Probe([*SCAN[:3], "in/none.safetensors", *SCAN[4:]],
                                      r"in/none.safetensors: no such detector file"),
-    "scan before chapter 09 saved one": Probe(["scan", CLIP, *ws],
-                                                r"ws/detectors/swap_detector.safetensors: no such detector file; train one"),
-    "detect damaged detector": Probe([*DETECT[:3], "in/cut.safetensors", *DETECT[4:]],
+    "scan before chapter 09 saved one": Probe(
+        ["scan", CLIP, *ws], r"ws/detectors/swap_detector.safetensors: no such detector file; train one"),
+    "scan damaged detector": Probe([*SCAN[:3], "in/cut.safetensors", *SCAN[4:]],
                                      r"in/cut.safetensors: not a readable detector file"),
-    "detect detector of another version": Probe([*DETECT[:3], "in/old.safetensors", *DETECT[4:]],
+    "scan detector of another version": Probe([*SCAN[:3], "in/old.safetensors", *SCAN[4:]],
                                                 r"in/old.safetensors: a detector of another version"),
-    "detect a checkpoint as detector": Probe(
-        [*DETECT[:3], f"{MODEL}/checkpoints/step-0000002/model.safetensors", *DETECT[4:]],
+    "scan a checkpoint as detector": Probe(
+        [*SCAN[:3], f"{MODEL}/checkpoints/step-0000002/model.safetensors", *SCAN[4:]],
         r"model.safetensors: not a faceswap-lab swap detector"),
-    "scan a video without a face": Probe(["scan", "in/grey.mp4", "--swap-detector", "in/swap_detector.safetensors", "--detector",
-                                            "cascade", "--heatmap", "ws/outputs/h.mp4"],
-                                           r"in/grey.mp4: no face found in any of its 8 frames; no verdict"),
-    "scan heatmap over an output": Probe([*DETECT, "--heatmap", "ws/outputs/a.mp4"],
+    "scan a video without a face": Probe(["scan", "in/grey.mp4", "--swap-detector", "in/swap_detector.safetensors",
+                                          "--detector", "cascade", "--heatmap", "ws/outputs/h.mp4"],
+                                         r"in/grey.mp4: no face found in any of its 8 frames; no verdict"),
+    "scan heatmap over an output": Probe([*SCAN, "--heatmap", "ws/outputs/a.mp4"],
                                            r"ws/outputs/a.mp4: already exists"),
-    "scan heatmap onto the input": Probe([*DETECT, "--heatmap", CLIP, "--overwrite"], r"is the input"),
-    "scan max-frames 0": Probe([*DETECT, "--max-frames", "0"], r"argument --max-frames: 0: it must be at least 1"),
-    "scan read-only heatmap folder": Probe([*DETECT, "--heatmap", "ws/outputs/h.mp4"],
+    "scan heatmap onto the input": Probe([*SCAN, "--heatmap", CLIP, "--overwrite"], r"is the input"),
+    "scan max-frames 0": Probe([*SCAN, "--max-frames", "0"], r"argument --max-frames: 0: it must be at least 1"),
+    "scan read-only heatmap folder": Probe([*SCAN, "--heatmap", "ws/outputs/h.mp4"],
                                              r"ws/outputs.*: (Read-only file system|Permission denied)",
                                              read_only="ws/outputs"),
-    "scan disk full (heatmap)": Probe([*DETECT, "--heatmap", "ws/outputs/h.mp4"], r"h.mp4.*(File too large|could "
+    "scan disk full (heatmap)": Probe([*SCAN, "--heatmap", "ws/outputs/h.mp4"], r"h.mp4.*(File too large|could "
                                         r"not be written)", file_limit=3_000),
     "verify with a damaged detector": Probe(["verify", "ws/outputs/a.mp4", "--swap-detector", "in/cut.safetensors"],
                                             r"in/cut.safetensors: not a readable detector file"),

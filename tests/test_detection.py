@@ -1,4 +1,5 @@
-"""Swap detection (detection: features, nets, measures, dataset, swap_detector): the measures, the features, the data split and the detector file.
+"""Swap detection (detection/: features, nets, measures, dataset, swap_detector): the measures, the
+features, the data split and the detector file.
 The detectors' held-out AUCs at CI size are asserted on chapter 09's recorded figures (test_notebooks)."""
 
 from __future__ import annotations

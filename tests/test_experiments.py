@@ -41,13 +41,13 @@ def test_frame_errors_against_constructed_swaps(cast_clip):
     idx = np.array([0, 10, 20])
     perfect = np.stack([synth.swap_truth(synth.CAST["tomas"], truth, int(i)).frame for i in idx])
     e = truth_scores.frame_errors(cast_clip, perfect, "tomas", idx)
-    assert np.allclose(e["swap_l1"], 0) and np.allclose(e["identity"], 1)
+    assert np.allclose(e["swap_l1"], 0) and np.allclose(e["l1_toward_target"], 1)
     assert np.all(e["source_l1"] > 0.02) and np.allclose(e["yaw"], [truth.conditions[i].yaw for i in idx])
     from faceswap_core import media
 
     frames, _ = media.read_frames(cast_clip)
     e = truth_scores.frame_errors(cast_clip, frames[idx], "tomas", idx)
-    assert np.allclose(e["swap_l1"], e["source_l1"]) and np.allclose(e["identity"], -1)
+    assert np.allclose(e["swap_l1"], e["source_l1"]) and np.allclose(e["l1_toward_target"], -1)
 
 
 def test_by_yaw_bins_absolute_yaw():

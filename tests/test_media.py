@@ -142,7 +142,8 @@ def test_phone_clip_is_read_upright(tmp_path, degrees):
     out = encode.write_video(tmp_path / "upright.mp4", frames, fps=10)  # what convert and collect --section do
     assert _first_decoded(out).rotation == 0  # no display matrix turning it a second time
     again, _ = media.read_frames(out)
-    assert _turned(again, img) == k and (media.video_info(out).width, media.video_info(out).height) == (info.width, info.height)
+    upright = media.video_info(out)
+    assert _turned(again, img) == k and (upright.width, upright.height) == (info.width, info.height)
 
 
 def test_legacy_rotate_tag_is_honoured(tmp_path):

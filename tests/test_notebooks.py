@@ -150,7 +150,7 @@ def test_05_converts_the_clip_keeps_its_audio_and_scores_it(ci_run):
     assert r["frames"] == r["input_frames"] == r["faces"] == 24  # FRAMES reached the notebook; one face a frame
     assert abs(r["audio_minus_input_seconds"]) <= 0.04
     assert 0 < r["swap_l1"] < r["source_l1"] < 1  # the swap is closer to the truth than no swap
-    assert r["identity"] is not None  # scored against the truth (at 128 px it stays below 0: not asserted)
+    assert r["l1_toward_target"] is not None  # scored against the truth (at 128 px it stays below 0: not asserted)
     opts = r["options_l1"]
     assert set(opts) == {f"{c} + {b}" for c in ("none", "lab", "hist") for b in ("feather", "poisson")}
     assert all(0 < v < 1 for v in opts.values())

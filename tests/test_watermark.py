@@ -1,4 +1,5 @@
-"""provenance.watermark: the invisible watermark survives re-encoding and a half-size resize; verify reads every mark."""
+"""provenance: the invisible watermark survives re-encoding and a half-size resize; verify reads every
+mark."""
 
 import cv2
 import numpy as np

@@ -253,5 +253,18 @@ def train_set(data: features.Samples) -> features.Samples:
     return data.take(np.array([m["split"] == "train" for m in data.meta]))
 
 
+def split_summary(clips: list[Clip], data: features.Samples) -> list[dict]:
+    """One row per split (train, test): its persons, source clips, settings, and real and swapped faces."""
+    rows = []
+    for split in ("train", "test"):
+        mine = [c for c in clips if c.split == split]
+        faces = [m["kind"] for m in data.meta if m["split"] == split]
+        rows.append({"split": split, "persons": " ".join(sorted(set().union(*(c.persons for c in mine)))),
+                     "source clips": len({c.clip for c in mine}),
+                     "settings": " ".join(dict.fromkeys(c.setting for c in mine)),
+                     "real faces": faces.count("real"), "swapped faces": faces.count("swap")})
+    return rows
+
+
 __all__ = ["Clip", "Plan", "SETTINGS", "build", "leaks", "plan_clips", "samples", "self_blends",
-           "swap_with_truth", "test_set", "train_set"]
+           "split_summary", "swap_with_truth", "test_set", "train_set"]

@@ -56,7 +56,8 @@ class Samples:
     def take(self, keep) -> Samples:
         idx = np.flatnonzero(keep) if np.asarray(keep).dtype == bool else np.asarray(keep, int)
         return Samples(**{f.name: (None if (v := getattr(self, f.name)) is None else
-                                   [v[i] for i in idx] if isinstance(v, list) else v[idx]) for f in fields(self)})
+                                   [v[i] for i in idx] if isinstance(v, list) else v[idx])
+                          for f in fields(self)})
 
     @staticmethod
     def join(parts: list[Samples]) -> Samples:
@@ -79,18 +80,21 @@ def spectrum(frame: np.ndarray, landmarks: np.ndarray, bins: int = BINS) -> np.n
     relative to its total power: (bins,) float32, from low to the Nyquist frequency."""
     inner = np.asarray(landmarks, np.float64)[align.INNER, :2]
     half = 0.3 * np.ptp(inner, axis=0).max()
-    (x0, y0), (x1, y1) = np.round(inner.mean(0) - half).astype(int), np.round(inner.mean(0) + half).astype(int)
+    (x0, y0), (x1, y1) = (np.round(inner.mean(0) - half).astype(int),
+                          np.round(inner.mean(0) + half).astype(int))
     h, w = frame.shape[:2]
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     side = min(x1 - x0, y1 - y0)
     if side < 16:
         return np.full(bins, np.nan, np.float32)
-    g = cv2.cvtColor(np.ascontiguousarray(frame[y0:y0 + side, x0:x0 + side]), cv2.COLOR_RGB2GRAY).astype(np.float64)
+    g = cv2.cvtColor(np.ascontiguousarray(frame[y0:y0 + side, x0:x0 + side]),
+                     cv2.COLOR_RGB2GRAY).astype(np.float64)
     win = np.hanning(side)
     power = np.abs(np.fft.fft2((g - g.mean()) * np.outer(win, win))) ** 2
     f = np.fft.fftfreq(side) * 2  # 1 = Nyquist
     radius = np.hypot(*np.meshgrid(f, f))
-    band = np.minimum((radius * bins).astype(int), bins)  # corners beyond Nyquist go to an extra band, dropped
+    # corners beyond Nyquist go to an extra band, dropped
+    band = np.minimum((radius * bins).astype(int), bins)
     counts = np.maximum(np.bincount(band.ravel(), None, bins + 1)[:bins], 1)
     per = np.bincount(band.ravel(), power.ravel(), bins + 1)[:bins] / counts
     return np.log(per.clip(1e-12) / per.sum()).astype(np.float32)
@@ -125,7 +129,8 @@ def faces_of(frames: list[np.ndarray], landmarks: list[np.ndarray | None],
         spectra.append(spectrum(frame, marks))
         flick.append(flicker_ratio(previous, v))
         if masks is not None:
-            cut.append(align.crop(masks[k], m, VIEW) if masks[k] is not None else np.zeros((VIEW, VIEW), np.uint8))
+            cut.append(align.crop(masks[k], m, VIEW) if masks[k] is not None
+                       else np.zeros((VIEW, VIEW), np.uint8))
         previous = v
     flick = np.asarray(flick, np.float32)
     for i in range(len(flick) - 2, -1, -1):

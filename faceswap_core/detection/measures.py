@@ -24,3 +24,20 @@ def iou(predicted: np.ndarray, truth: np.ndarray) -> float:
     p, t = np.asarray(predicted, bool), np.asarray(truth, bool)
     union = (p | t).sum()
     return float((p & t).sum() / union) if union else 1.0
+
+
+def mean_iou(predicted: np.ndarray, masks: np.ndarray) -> float:
+    """Mean IoU of predicted regions against true blend weights `masks` (N, H, W) uint8 (a pixel is pasted
+    where its weight is above half): `predicted` is (N, H, W) probabilities (above half counts), or one
+    (H, W) boolean region used for every face (a fixed guess)."""
+    predicted = np.asarray(predicted)
+    regions = predicted > 0.5 if predicted.dtype != bool else np.broadcast_to(predicted, masks.shape)
+    return float(np.mean([iou(p, w > 127) for p, w in zip(regions, masks)]))
+
+
+def auc_table(probabilities: dict[str, dict[str, np.ndarray]], labels: dict[str, np.ndarray],
+              names: list[str]) -> dict[str, dict[str, float]]:
+    """Held-out AUC of each detector `names` in each setting, to 3 decimals (a face a detector could not
+    score, NaN, counts as 0.5: undecided)."""
+    return {s: {n: round(auc(np.nan_to_num(probabilities[s][n], nan=0.5), labels[s]), 3)
+                for n in names} for s in probabilities}

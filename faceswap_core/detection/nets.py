@@ -57,7 +57,8 @@ class BoundaryNet(nn.Module):
         self.head = nn.Conv2d(2 * c, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(self.head(self.body(x)), size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+        return F.interpolate(self.head(self.body(x)), size=x.shape[-2:], mode="bilinear",
+                             align_corners=False)[:, 0]
 
 
 def region_target(masks: np.ndarray) -> np.ndarray:
@@ -77,7 +78,8 @@ class FaceNet(nn.Module):
     def __init__(self, width: int = 16):
         super().__init__()
         c = width
-        self.features = nn.Sequential(_conv(3, c, 2), _conv(c, 2 * c, 2), _conv(2 * c, 4 * c, 2), _conv(4 * c, 4 * c))
+        self.features = nn.Sequential(_conv(3, c, 2), _conv(c, 2 * c, 2), _conv(2 * c, 4 * c, 2),
+                                      _conv(4 * c, 4 * c))
         self.fc = nn.Linear(4 * c, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,8 +91,8 @@ def to_input(views: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(views)).permute(0, 3, 1, 2).float() / 255 - 0.5
 
 
-def fit_net(net: nn.Module, views: np.ndarray, target: np.ndarray, steps: int, batch: int = 32, lr: float = 3e-3,
-            seed: int = 0) -> list[float]:
+def fit_net(net: nn.Module, views: np.ndarray, target: np.ndarray, steps: int, batch: int = 32,
+            lr: float = 3e-3, seed: int = 0) -> list[float]:
     """Train `net` from fresh weights (drawn from `seed`) on views against `target` (per view, or per pixel)
     with BCE, mirror-flipped at random."""
     g = torch.Generator().manual_seed(seed)
@@ -128,7 +130,8 @@ def net_outputs(net: nn.Module, views: np.ndarray, batch: int = 256) -> np.ndarr
 
 
 def boundary_maps(net: BoundaryNet, views: np.ndarray) -> np.ndarray:
-    """(N, V, V) probability of each pixel of each view: pasted in (a region net) or on a seam (a seam net)."""
+    """(N, V, V) probability of each pixel of each view: pasted in (a region net) or on a seam
+    (a seam net)."""
     return torch.sigmoid(torch.from_numpy(net_outputs(net, views))).numpy()
 
 
@@ -139,7 +142,8 @@ def seam_scores(net: BoundaryNet, views: np.ndarray) -> np.ndarray:
 
 
 def grad_cam(net: FaceNet, views: np.ndarray) -> np.ndarray:
-    """(N, V, V) in [0, 1]: where the classifier's "swapped" logit is pushed up (Grad-CAM on its last conv)."""
+    """(N, V, V) in [0, 1]: where the classifier's "swapped" logit is pushed up
+    (Grad-CAM on its last conv)."""
     x = to_input(views)
     feats = net.features(x).detach().requires_grad_(True)
     logit = net.fc(feats.mean((2, 3)))[:, 0]

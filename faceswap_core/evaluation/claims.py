@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-PROFILE_RATIO = 1.1  # 07a: the frontal-only model's profile error must be at least this times the full model's
+# 07a: the frontal-only model's profile error must be at least this times the full model's
+PROFILE_RATIO = 1.1
 PROFILE_MARGIN = 0.05  # ... and this much above the same ratio on frontal frames
 REUSE_CLAIM = (0.2, 0.5)  # 08: fine-tuning reaches the from-scratch quality in 20-50% of the steps
 
@@ -33,8 +34,9 @@ def table(results: list[dict], label: str, values: list, on: str = "plain") -> l
     rows = []
     for v, r in zip(values, results):
         p = r["probes"][on]
-        rows.append({label: v, "ssim": round(p["ssim"], 4), "l1": round(p["l1"], 4), "psnr": round(p["psnr"], 2),
-                     "baseline_ssim": round(p["baseline"]["ssim"], 4), "ceiling_ssim": round(p["ceiling"]["ssim"], 4),
+        rows.append({label: v, "ssim": round(p["ssim"], 4), "l1": round(p["l1"], 4),
+                     "psnr": round(p["psnr"], 2), "baseline_ssim": round(p["baseline"]["ssim"], 4),
+                     "ceiling_ssim": round(p["ceiling"]["ssim"], 4),
                      "train_seconds": r["seconds"]})
     return rows
 
@@ -56,8 +58,9 @@ def profile_claim(frontal_only: list[dict], all_angles: list[dict]) -> dict:
     ratio_front = front["mean"] / front_full["mean"]
     held = bool(ratio_profile > PROFILE_RATIO and ratio_profile > ratio_front + PROFILE_MARGIN)
     return {"ratio_profile": ratio_profile, "ratio_front": ratio_front, "held": held,
-            "verdict": f"at |yaw| 60-90 the frontal-only model's error is {ratio_profile:.2f}x the full model's; "
-                       f"at |yaw| 0-30 it is {ratio_front:.2f}x. Claim {'held' if held else 'did not hold'} here."}
+            "verdict": f"at |yaw| 60-90 the frontal-only model's error is {ratio_profile:.2f}x "
+                       f"the full model's; at |yaw| 0-30 it is {ratio_front:.2f}x. "
+                       f"Claim {'held' if held else 'did not hold'} here."}
 
 
 def size_gains(mean_ssim: dict[int, float], baseline: float) -> dict:

@@ -35,7 +35,8 @@ def scores(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> dict[
             "l1": masked_l1(pred, truth, mask)}
 
 
-def l1_toward_target(swap: torch.Tensor, source: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> float:
+def l1_toward_target(swap: torch.Tensor, source: torch.Tensor, truth: torch.Tensor,
+                     mask: torch.Tensor) -> float:
     """How much the swap looks like the target rather than the source, in [-1, 1]: (d_src - d_tgt) /
     (d_src + d_tgt) with d the masked L1 of the swap to the source face and to the target's truth.
     +1: the swap is the truth; -1: the swap is the unchanged source; 0: halfway."""
@@ -54,12 +55,13 @@ def frame_region(landmarks: np.ndarray, target_mask: np.ndarray, erode: int = 3)
 def frame_errors(clip: str | Path, swapped: np.ndarray, target: synth.Identity | str,
                  indices: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per frame of a cast clip: yaw, masked L1 (0-1 scale) and SSIM of the swapped frame and of the
-    source frame against the truth (the target rendered in that frame's conditions), and the identity score."""
+    source frame against the truth (the target rendered in that frame's conditions), and the identity
+    score."""
     target = synth.get_identity(target) if isinstance(target, str) else target
     truth = synth.load_truth(clip)
     video, _ = media.read_frames(clip)
     indices = np.arange(len(swapped)) if indices is None else np.asarray(indices)
-    rows = {k: [] for k in ("yaw", "swap_l1", "source_l1", "swap_ssim", "source_ssim", "identity")}
+    rows = {k: [] for k in ("yaw", "swap_l1", "source_l1", "swap_ssim", "source_ssim", "l1_toward_target")}
     for k, i in enumerate(indices):
         r = synth.swap_truth(target, truth, int(i))
         region = frame_region(truth.landmarks[i], r.mask)
@@ -75,14 +77,15 @@ def frame_errors(clip: str | Path, swapped: np.ndarray, target: synth.Identity |
         rows["source_l1"].append(masked_l1(src, tr, m))
         rows["swap_ssim"].append(float(ssim(sw, tr, m)))
         rows["source_ssim"].append(float(ssim(src, tr, m)))
-        rows["identity"].append(l1_toward_target(sw, src, tr, m))
+        rows["l1_toward_target"].append(l1_toward_target(sw, src, tr, m))
     return {k: np.asarray(v, np.float64) for k, v in rows.items()}
 
 
 YAW_BINS = (0, 15, 30, 45, 60, 75, 90)
 
 
-def by_yaw(yaw: np.ndarray, values: np.ndarray, bins: tuple[float, ...] = YAW_BINS, stat=np.mean) -> list[dict]:
+def by_yaw(yaw: np.ndarray, values: np.ndarray, bins: tuple[float, ...] = YAW_BINS,
+           stat=np.mean) -> list[dict]:
     """`stat` (mean by default) of the finite `values` per bin of |yaw| (degrees): rows of {'yaw': 'lo-hi',
     'n', 'mean'} ('mean' is None for a bin with no finite value; 'n' counts every frame in the bin)."""
     yaw, values = np.abs(np.asarray(yaw)), np.asarray(values, np.float64)
@@ -90,7 +93,8 @@ def by_yaw(yaw: np.ndarray, values: np.ndarray, bins: tuple[float, ...] = YAW_BI
     for lo, hi in zip(bins[:-1], bins[1:]):
         sel = (yaw >= lo) & ((yaw < hi) | ((hi == bins[-1]) & (yaw <= hi)))
         vals = values[sel & np.isfinite(values)]
-        rows.append({"yaw": f"{lo}-{hi}", "n": int(sel.sum()), "mean": float(stat(vals)) if len(vals) else None})
+        rows.append({"yaw": f"{lo}-{hi}", "n": int(sel.sum()),
+                     "mean": float(stat(vals)) if len(vals) else None})
     return rows
 
 

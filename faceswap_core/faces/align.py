@@ -62,7 +62,8 @@ def umeyama(src: np.ndarray, dst: np.ndarray, scale: bool = True) -> np.ndarray:
 
 
 def alignment_matrix(landmarks: np.ndarray, size: int = 256, padding: float = PADDING) -> np.ndarray:
-    """The 2x3 transform taking a frame to an aligned crop of `size` px (the inner template box inset by `padding`)."""
+    """The 2x3 transform taking a frame to an aligned crop of `size` px
+    (the inner template box inset by `padding`)."""
     dst = (padding + template()[INNER] * (1 - 2 * padding)) * size
     return umeyama(np.asarray(landmarks)[INNER, :2], dst)
 
@@ -99,7 +100,8 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 def crop(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     """The aligned crop of a frame (uint8 or float), border pixels replicated."""
-    return cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_AREA if matrix[0, 0] ** 2 + matrix[0, 1] ** 2 < 1
+    return cv2.warpAffine(frame, matrix, (size, size),
+                          flags=cv2.INTER_AREA if matrix[0, 0] ** 2 + matrix[0, 1] ** 2 < 1
                           else cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
@@ -118,7 +120,8 @@ def align_face(frame: np.ndarray, landmarks: np.ndarray, size: int = 256,
 
 
 def face_mask(landmarks: np.ndarray, shape: tuple[int, ...], forehead: float = 0.25) -> np.ndarray:
-    """A uint8 mask (0/255) of the landmark hull, raised over the forehead by `forehead` of the face height."""
+    """A uint8 mask (0/255) of the landmark hull, raised over the forehead by `forehead` of the face
+    height."""
     pts = np.asarray(landmarks, np.float64)[:, :2]
     brows = pts[17:27].copy()
     up = pts[17:27].mean(0) - pts[8]  # chin to brows

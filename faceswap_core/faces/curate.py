@@ -13,8 +13,9 @@ from ..errors import FaceswapError
 from . import identity
 from .faceset import FaceSet, writer_lock
 
-SORT_KEYS = {"identity": "distance to the set's mean face (outliers last)", "blur": "sharpness (blurriest last)",
-             "yaw": "head turn, left to right", "size": "face size in the source (smallest last)"}
+SORT_KEYS = {"identity": "distance to the set's mean face (outliers last)",
+             "blur": "sharpness (blurriest last)", "yaw": "head turn, left to right",
+             "size": "face size in the source (smallest last)"}
 
 
 def sort_faces(fs: FaceSet, by: str) -> list[tuple[int, float]]:
@@ -23,7 +24,8 @@ def sort_faces(fs: FaceSet, by: str) -> list[tuple[int, float]]:
         emb = identity.faceset_embeddings(fs)
         scores, worst_high = identity.distances(emb, emb.mean(0)), True
     elif by in ("blur", "size", "yaw"):
-        scores, worst_high = np.array([getattr(r, by) if by != "yaw" else r.pose[0] for r in fs.records]), by == "yaw"
+        scores, worst_high = (np.array([getattr(r, by) if by != "yaw" else r.pose[0] for r in fs.records]),
+                              by == "yaw")
     else:
         raise FaceswapError(f"sort by {by!r}: use one of {', '.join(SORT_KEYS)}")
     order = np.argsort(scores if worst_high else -scores, kind="stable")

@@ -22,10 +22,12 @@ from .. import media
 from ..errors import FaceswapError
 from .detect import Detector, Face
 
-FILES = {"landmarks": "shape_predictor_68_face_landmarks.dat", "resnet": "dlib_face_recognition_resnet_model_v1.dat"}
+FILES = {"landmarks": "shape_predictor_68_face_landmarks.dat",
+         "resnet": "dlib_face_recognition_resnet_model_v1.dat"}
 MIN_SCORE = 0.2  # HOG scores: real faces >= 0.24 (tilted 10 degrees; upright >= 1.2), a badge 0.07-0.12
 DETECT_SIDE = 640  # HOG runs on the frame scaled down to this longer side (65-150 ms at 720p otherwise)
-SMALL_SIDE = 400  # ... and upsampled once where the scaled frame is smaller than this (HOG misses faces < 80 px)
+# ... and upsampled once where the scaled frame is smaller than this (HOG misses faces < 80 px)
+SMALL_SIDE = 400
 LICENCE = "dlib's 68-point landmark model was trained on iBUG 300-W, whose licence excludes commercial use"
 
 
@@ -33,8 +35,8 @@ def models_dir() -> Path:
     """The folder of dlib's model files in the installed `face-recognition-models` package."""
     spec = importlib.util.find_spec("face_recognition_models")  # located, never imported
     if spec is None or not spec.submodule_search_locations:
-        raise FaceswapError("dlib's model files are missing: pip install face-recognition-models (scripts/setup.sh "
-                            "does), or use the cascade detector")
+        raise FaceswapError("dlib's model files are missing: pip install face-recognition-models "
+                            "(scripts/setup.sh does), or use the cascade detector")
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
@@ -82,7 +84,8 @@ def _shape(points: np.ndarray, box: np.ndarray):
     import dlib
 
     rect = dlib.rectangle(*(int(round(v)) for v in box[:4]))
-    return dlib.full_object_detection(rect, [dlib.point(int(round(x)), int(round(y))) for x, y in points[:, :2]])
+    return dlib.full_object_detection(rect, [dlib.point(int(round(x)), int(round(y)))
+                                             for x, y in points[:, :2]])
 
 
 def landmarks(image: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -100,13 +103,16 @@ def embeddings(image: np.ndarray, marks: list[np.ndarray]) -> np.ndarray:
         return np.zeros((0, 128), np.float32)
     img = _contiguous(image)
     shapes = [_shape(np.asarray(m, np.float64), np.r_[np.min(m, 0), np.max(m, 0)]) for m in marks]
-    return np.array([models()[2].compute_face_descriptor(img, s) for s in shapes], np.float32).reshape(-1, 128)
+    return np.array([models()[2].compute_face_descriptor(img, s) for s in shapes],
+                    np.float32).reshape(-1, 128)
 
 
 class DlibDetector(Detector):
-    """dlib's HOG face boxes (on a downscaled frame) and its 68-point shape predictor (full frame): offline."""
+    """dlib's HOG face boxes (on a downscaled frame) and its 68-point shape predictor (full frame):
+    offline."""
 
-    name, cheap_landmarks = "dlib", True  # landmarks in a known box: 1-3 ms (a tracker may run them every frame)
+    # landmarks in a known box: 1-3 ms (a tracker may run them every frame)
+    name, cheap_landmarks = "dlib", True
 
     def __init__(self):
         models()  # a missing package or model file is one line here, before any frame is read
@@ -118,5 +124,5 @@ class DlibDetector(Detector):
         return [Face(box, landmarks(frame, box), score, self.name) for box, score in boxes]
 
 
-__all__ = ["DETECT_SIDE", "DlibDetector", "FILES", "LICENCE", "MIN_SCORE", "embeddings", "find_faces", "landmarks", "models",
-           "models_dir"]
+__all__ = ["DETECT_SIDE", "DlibDetector", "FILES", "LICENCE", "MIN_SCORE", "embeddings", "find_faces",
+           "landmarks", "models", "models_dir"]

@@ -53,7 +53,8 @@ class FaceSet:
         self.path = Path(path)
         meta = self.path / META
         if not self.path.is_dir():
-            raise FaceswapError(f"{self.path}: no face set here; run chapter 02 (or faceswap-core extract) first")
+            raise FaceswapError(f"{self.path}: no face set here; "
+                                "run chapter 02 (or faceswap-core extract) first")
         if not meta.exists():
             raise FaceswapError(f"{meta}: missing; this folder is not a complete face set, extract it again")
         try:

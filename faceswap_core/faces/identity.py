@@ -53,8 +53,8 @@ def references(path: str | Path, detector: detect.Detector | None = None) -> np.
         img = read_image(f)
         faces = detector.detect(img)
         if len(faces) != 1:
-            raise FaceswapError(f"{f}: {'no face found' if not faces else f'{len(faces)} faces'}; a reference "
-                                "photo shows the person alone (crop it to their face)")
+            raise FaceswapError(f"{f}: {'no face found' if not faces else f'{len(faces)} faces'}; "
+                                "a reference photo shows the person alone (crop it to their face)")
         out.append(embed(img, faces)[0])
     return np.array(out, np.float32)
 
@@ -75,8 +75,10 @@ def crop_embeddings(crops: list[np.ndarray], marks: list[np.ndarray]) -> np.ndar
 def faceset_embeddings(faceset, max_faces: int | None = None) -> np.ndarray:
     """Embeddings of (up to `max_faces`, evenly spread) faces of a `faceset.FaceSet`."""
     n = len(faceset)
-    picks = range(n) if max_faces is None or n <= max_faces else np.linspace(0, n - 1, max_faces).round().astype(int)
-    return crop_embeddings([faceset.image(int(i)) for i in picks], [faceset.crop_landmarks(int(i)) for i in picks])
+    picks = (range(n) if max_faces is None or n <= max_faces
+             else np.linspace(0, n - 1, max_faces).round().astype(int))
+    return crop_embeddings([faceset.image(int(i)) for i in picks],
+                           [faceset.crop_landmarks(int(i)) for i in picks])
 
 
 def recogniser_verdict(swapped: np.ndarray, source_mean: np.ndarray, target_mean: np.ndarray) -> dict:
@@ -89,6 +91,23 @@ def recogniser_verdict(swapped: np.ndarray, source_mean: np.ndarray, target_mean
             "per_face": {"to_source": np.round(d_a, 4).tolist(), "to_target": np.round(d_b, 4).tolist()}}
 
 
+def distance_matrix(embeddings: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
+    """The names and the (K, K) matrix of identity distances between named embeddings."""
+    names = list(embeddings)
+    vectors = np.stack([embeddings[n] for n in names])
+    return names, np.linalg.norm(vectors[:, None] - vectors[None], axis=-1)
+
+
+def same_and_other(names: list[str], dist: np.ndarray, person_of) -> tuple[float, float]:
+    """The largest distance between two photos of the same person and the smallest between two people
+    (`person_of(name)` says who a photo shows): a recogniser separates them when the first is smaller."""
+    who = [person_of(n) for n in names]
+    pairs = [(i, j) for i in range(len(names)) for j in range(i)]
+    same = [dist[i, j] for i, j in pairs if who[i] == who[j]]
+    other = [dist[i, j] for i, j in pairs if who[i] != who[j]]
+    return float(max(same)), float(min(other))
+
+
 def person_means(workspace: str | Path, source: str, target: str, max_faces: int = 32) -> tuple | None:
     """Mean identity embeddings of the face sets of A and B in the workspace (None if one is missing)."""
     try:
@@ -98,5 +117,5 @@ def person_means(workspace: str | Path, source: str, target: str, max_faces: int
         return None
 
 
-__all__ = ["THRESHOLD", "crop_embeddings", "distances", "embed", "faceset_embeddings", "person_means", "read_image",
-           "recogniser_verdict", "references"]
+__all__ = ["THRESHOLD", "crop_embeddings", "distance_matrix", "distances", "embed", "faceset_embeddings",
+           "person_means", "read_image", "recogniser_verdict", "references", "same_and_other"]

@@ -52,7 +52,8 @@ class _Kalman:
     def __call__(self, z: np.ndarray, dt: float) -> np.ndarray:
         z = z.astype(np.float64)
         self.recent = [*self.recent[-2:], z]
-        if len(self.recent) == 3:  # white noise has second differences of variance 6 sigma^2; motion hardly any
+        # white noise has second differences of variance 6 sigma^2; motion hardly any
+        if len(self.recent) == 3:
             d2 = (self.recent[2] - 2 * self.recent[1] + self.recent[0]).reshape(-1, self.dims)
             # median over points (fast mouths and blinks are few); that of a chi^2 with k = dims degrees of
             # freedom is about k (1 - 2 / 9k)^3 (Wilson-Hilferty)
@@ -173,7 +174,8 @@ def face_sizes(points: np.ndarray) -> np.ndarray:
     return np.sqrt(span.prod(1))
 
 
-def simulate_detector(truth: np.ndarray, noise: float = NOISE, shake: float = SHAKE, seed: int = 0) -> np.ndarray:
+def simulate_detector(truth: np.ndarray, noise: float = NOISE, shake: float = SHAKE,
+                      seed: int = 0) -> np.ndarray:
     """Landmarks (N, 68, 2) as a jittery detector would find them in frames whose truth is `truth`: Gaussian
     noise of `noise` face sizes per point and coordinate, plus a shift of `shake` per frame for all points."""
     rng = np.random.default_rng(seed)
@@ -206,7 +208,8 @@ def fast_frames(truth: np.ndarray) -> np.ndarray:
     return speed >= 0.5 * speed.max() if speed.max() > 0 else np.zeros(len(g), bool)
 
 
-def lag(points: np.ndarray, truth: np.ndarray, frames: np.ndarray | None = None, max_shift: float = 3.0) -> float:
+def lag(points: np.ndarray, truth: np.ndarray, frames: np.ndarray | None = None,
+        max_shift: float = 3.0) -> float:
     """The delay, in frames (to 0.05), that best aligns `points` with `truth` over `frames` (default: the
     fast ones): positive when the landmarks trail the truth."""
     p, g = np.asarray(points, np.float64)[:, :, :2], np.asarray(truth, np.float64)[:, :, :2]
@@ -231,7 +234,8 @@ def lag(points: np.ndarray, truth: np.ndarray, frames: np.ndarray | None = None,
 
 def steady_points(points: np.ndarray, fps: float = DEFAULT_FPS) -> np.ndarray:
     """One face's landmarks (N, 68, 2) over N consecutive frames, through a `Steadier`."""
-    faces = [[detect.Face(detect._box_of(p[:, :2]), p[:, :2].astype(np.float32), 1.0, "points")] for p in points]
+    faces = [[detect.Face(detect._box_of(p[:, :2]), p[:, :2].astype(np.float32), 1.0, "points")]
+             for p in points]
     return np.stack([f[0].landmarks for f in steady_clip(faces, fps)]).astype(np.float64)
 
 
@@ -248,7 +252,8 @@ def measure(truth: synth.Truth | np.ndarray, fps: float | None = None, seed: int
     steadied, exact = steady_points(raw, fps), steady_points(g, fps)
     fast = fast_frames(g)
     j_raw, j_steady = jitter(raw, g), jitter(steadied, g)
-    return {"jitter_raw": j_raw, "jitter_steady": j_steady, "jitter_ratio": j_steady / j_raw if j_raw else 1.0,
+    return {"jitter_raw": j_raw, "jitter_steady": j_steady,
+            "jitter_ratio": j_steady / j_raw if j_raw else 1.0,
             "nme_raw": mean_nme(raw, g), "nme_steady": mean_nme(steadied, g), "nme_exact": mean_nme(exact, g),
             "lag_frames": lag(steadied, g, fast), "turn_nme_raw": mean_nme(raw, g, fast),
             "turn_nme_steady": mean_nme(steadied, g, fast)}

@@ -1,4 +1,5 @@
-"""Results a notebook records for its reader and for the tests, tidy tables, and the 'run chapter N first' check."""
+"""Results a notebook records for its reader and for the tests, tidy tables,
+and the 'run chapter N first' check."""
 
 from __future__ import annotations
 
@@ -68,3 +69,10 @@ def print_table(rows: list[dict]) -> None:
     print("  ".join(c.ljust(width[c]) for c in cols))
     for r in rows:
         print("  ".join(str(r[c]).ljust(width[c]) for c in cols))
+
+
+def print_matrix(names: list[str], values: np.ndarray, label_width: int = 24, width: int = 13) -> None:
+    """Print a square matrix with its row and column names (columns cut to fit `width`)."""
+    print(" " * label_width + "".join(f"{n[:width - 1]:>{width}}" for n in names))
+    for n, row in zip(names, values):
+        print(f"{n:<{label_width}}" + "".join(f"{v:{width}.3f}" for v in row))

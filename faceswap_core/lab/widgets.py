@@ -88,7 +88,8 @@ class LatentExplorer:
     @torch.no_grad()
     def encode(self, faces: np.ndarray, batch: int = 256) -> np.ndarray:
         """(N, S, S, 3) uint8 model-input faces -> (N, D) shared codes."""
-        out = [self.model.encoder.code(augment.to_tensor(np.ascontiguousarray(faces[i:i + batch])).to(self.device))
+        out = [self.model.encoder.code(augment.to_tensor(np.ascontiguousarray(faces[i:i + batch]))
+                                       .to(self.device))
                for i in range(0, len(faces), batch)]
         return torch.cat(out).float().cpu().numpy()
 
@@ -118,7 +119,8 @@ class LatentExplorer:
             self._image.value = viz.png_bytes(self.last, scale=4)
         if draw:
             desc = ", ".join(f"{k} {v:+.1f}" for k, v in s.items() if k.startswith("pc") and v)
-            viz.show_images([self.last], [f"decoder {s['decoder']}, mix {s['mix']:.2f} {desc}"], cols=1, size=3)
+            viz.show_images([self.last], [f"decoder {s['decoder']}, mix {s['mix']:.2f} {desc}"], cols=1,
+                            size=3)
         return self.last
 
     def sweep(self, control: str, values: Sequence[float], decoder: str | None = None) -> list[np.ndarray]:
@@ -140,7 +142,8 @@ class LatentExplorer:
         return viz.image_grid(rows, [f"decoder {p}" for p in self.persons], [f"mix {m:.2f}" for m in mixes])
 
     def correlations(self, factors: dict[str, np.ndarray]) -> dict[str, list[float]]:
-        """|correlation| of each direction's scores with each factor (yaw, mouth, light, person as 0/1 ...)."""
+        """|correlation| of each direction's scores with each factor
+        (yaw, mouth, light, person as 0/1 ...)."""
         out = {}
         for name, f in factors.items():
             f = np.asarray(f, np.float64)
@@ -149,13 +152,15 @@ class LatentExplorer:
         return out
 
     def interactive(self, limit: float = 3.0):
-        """The ipywidgets version: sliders, a decoder toggle and the face, updated live (use in JupyterLab)."""
+        """The ipywidgets version: sliders, a decoder toggle and the face, updated live
+        (use in JupyterLab)."""
         import ipywidgets as w
 
         self._image = w.Image(format="png", width=256, height=256)
         self._image.add_class("latent-face")
-        sliders = {f"pc{i + 1}": w.FloatSlider(value=self.state[f"pc{i + 1}"], min=-limit, max=limit, step=0.25,
-                                               description=f"direction {i + 1}") for i in range(self.k)}
+        sliders = {f"pc{i + 1}": w.FloatSlider(value=self.state[f"pc{i + 1}"], min=-limit, max=limit,
+                                               step=0.25, description=f"direction {i + 1}")
+                   for i in range(self.k)}
         sliders["mix"] = w.FloatSlider(value=self.state["mix"], min=0, max=1, step=0.05,
                                        description=f"{self.persons[0]} → {self.persons[-1]}")
         toggle = w.ToggleButtons(options=self.persons, value=self.state["decoder"], description="decoder")

@@ -1,6 +1,7 @@
-"""The marks anyone can see or read in a converted video's file: a visible label drawn in every frame, and tags
-in the container's metadata (`PROVENANCE`); `label_score` finds the label again. Both vanish with one crop
-or re-encode (the watermark and the credentials are the marks meant to last). Taught in chapters 05 and 09.
+"""The marks anyone can see or read in a converted video's file: a visible label drawn in every frame,
+and tags in the container's metadata (`PROVENANCE`); `label_score` finds the label again. Both vanish
+with one crop or re-encode (the watermark and the credentials are the marks meant to last). Taught in
+chapters 05 and 09.
 Frames are ``uint8 HxWx3 RGB``."""
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ def label_frame(frame: np.ndarray, text: str = LABEL) -> np.ndarray:
     y0 = y1 - th - base - 2 * pad
     roi = frame[max(0, y0):y1, x0:min(w, x0 + tw + 2 * pad)]
     roi[:] = (roi.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken the box, keep a hint of the image
-    cv2.putText(frame, text, (x0 + pad, y1 - base - pad), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick,
-                cv2.LINE_AA)
+    cv2.putText(frame, text, (x0 + pad, y1 - base - pad), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
+                thick, cv2.LINE_AA)
     return frame
 
 

@@ -47,7 +47,8 @@ class Track:
                 t = (i - before[0]) / (after[0] - before[0])
                 out.append([_between(f0, _nearest(f0, after[1]), t) for f0 in before[1]])
         self.held = anchors[-1]
-        if getattr(detector, "cheap_landmarks", False):  # between detections only the box is moved: fresh points
+        # between detections only the box is moved: fresh points
+        if getattr(detector, "cheap_landmarks", False):
             keyed = {indices[k] for k in keys}
             out = [faces if i in keyed else detector.landmarks_in(fr, [(f.box, f.score) for f in faces])
                    for i, fr, faces in zip(indices, frames, out)]
@@ -63,5 +64,6 @@ def _nearest(face: detect.Face, faces: list[detect.Face]) -> detect.Face:
 
 def _between(a: detect.Face, b: detect.Face, t: float) -> detect.Face:
     """A face a fraction `t` of the way from detection `a` to detection `b` (boxes and landmarks)."""
-    return detect.Face((1 - t) * a.box + t * b.box, ((1 - t) * a.landmarks + t * b.landmarks).astype(np.float32),
+    return detect.Face((1 - t) * a.box + t * b.box,
+                       ((1 - t) * a.landmarks + t * b.landmarks).astype(np.float32),
                        min(a.score, b.score), a.detector)

@@ -1,4 +1,5 @@
-"""Cast clips: render a clip to MP4 with a ground-truth sidecar, read the truth back, render a swap's answer."""
+"""Cast clips: render a clip to MP4 with a ground-truth sidecar, read the truth back,
+render a swap's answer."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ def truth_path(clip: str | Path) -> Path:
 
 
 def render_clip(identity: Identity, n_frames: int, path: str | Path, *, fps: float = 25.0,
-                size: int | tuple[int, int] = 256, seed: int = 0, conditions: Sequence[Condition] | None = None,
-                overwrite: bool = False, progress: bool = False, **motion) -> Path:
+                size: int | tuple[int, int] = 256, seed: int = 0,
+                conditions: Sequence[Condition] | None = None, overwrite: bool = False,
+                progress: bool = False, **motion) -> Path:
     """Render a talking, turning clip of `identity` to an MP4 with audio plus a ground-truth sidecar."""
     conditions = list(conditions) if conditions is not None else random_motion(n_frames, fps, seed, **motion)
     h, w = _size_hw(size)
@@ -39,7 +41,8 @@ def render_clip(identity: Identity, n_frames: int, path: str | Path, *, fps: flo
     truth_tmp, placed = AtomicPath(truth_path(path), overwrite), False
     try:
         with encode.VideoWriter(path, fps, audio=(audio, 24000), overwrite=overwrite,
-                               metadata={"comment": f"synthetic face: faceswap-lab cast member {identity.name}"}) as wr:
+                                metadata={"comment": "synthetic face: faceswap-lab cast member "
+                                                     f"{identity.name}"}) as wr:
             for c in frames:
                 r = render(identity, c, (h, w))
                 wr.write(r.frame)
@@ -91,6 +94,7 @@ def load_truth(clip_or_sidecar: str | Path) -> Truth:
         raise FaceswapError(f"{p}: damaged ground-truth file ({e}); re-render the clip") from None
 
 
-def swap_truth(target: Identity, truth: Truth, index: int, size: int | tuple[int, int] | None = None) -> Rendering:
+def swap_truth(target: Identity, truth: Truth, index: int,
+               size: int | tuple[int, int] | None = None) -> Rendering:
     """The right answer of a swap: `target` rendered in the exact conditions of frame `index`."""
     return render(target, truth.conditions[index], size or truth.size)

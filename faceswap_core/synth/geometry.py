@@ -79,11 +79,12 @@ def _head_parts(p: Identity) -> list[_Ellipsoid]:
         hr = (p.head_w + pad, p.head_h + 0.6 * pad, p.head_d + pad)
         hc = (0.0, cy + 0.4 * pad, -0.02)
         front = (p.hairline - hc[1]) / hr[1]
-        side = {"long": -0.95, "short": (p.eye_y + 0.12 - hc[1]) / hr[1], "buzz": (p.eye_y + 0.1 - hc[1]) / hr[1]}[
-            p.hair_style]
+        side = {"long": -0.95, "short": (p.eye_y + 0.12 - hc[1]) / hr[1],
+                "buzz": (p.eye_y + 0.1 - hc[1]) / hr[1]}[p.hair_style]
         back = -0.95 if p.hair_style == "long" else -0.55
 
-        def hair_clip(x: np.ndarray, y: np.ndarray, z: np.ndarray, front=front, side=side, back=back) -> np.ndarray:
+        def hair_clip(x: np.ndarray, y: np.ndarray, z: np.ndarray, front=front, side=side,
+                      back=back) -> np.ndarray:
             level = np.where(z > 0, side + (front - side) * np.clip(z * 1.6, 0, 1) ** 1.5,
                              side + (back - side) * np.clip(-z, 0, 1))
             return y > level
@@ -125,7 +126,8 @@ def _lid_curves(p: Identity, s: np.ndarray, blink: float) -> tuple[np.ndarray, n
 
 
 def _mouth_curves(p: Identity, c: Condition, s: np.ndarray):
-    """Mouth outlines at normalised position s in [-1, 1]: (line, inner up, inner down, outer up, outer down)."""
+    """Mouth outlines at normalised position s in [-1, 1]:
+    (line, inner up, inner down, outer up, outer down)."""
     k = np.sqrt(np.clip(1 - s * s, 0, 1))
     line = p.mouth_y + 0.06 * c.smile * s * s
     gap = 0.15 * c.mouth_open * k

@@ -1,4 +1,5 @@
-"""The renderer: ray-cast the head, body and microphone ellipsoids over all pixels, paint the face, light it."""
+"""The renderer: ray-cast the head, body and microphone ellipsoids over all pixels,
+paint the face, light it."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def render(identity: Identity, condition: Condition, size: int | tuple[int, int]
     body_rot = rotation(0.35 * c.yaw, 0.0, 0.3 * c.roll)
 
     head = _head_parts(p)
-    scene: list[tuple[_Ellipsoid, np.ndarray, np.ndarray]] = [(e, *e.to_sphere(rot, scale, origin)) for e in head]
+    scene: list[tuple[_Ellipsoid, np.ndarray, np.ndarray]] = [(e, *e.to_sphere(rot, scale, origin))
+                                                              for e in head]
     scene += [(e, *e.to_sphere(body_rot, scale, origin)) for e in _body_parts(p)]
     if c.occluder == "microphone":
         scene += [(e, *e.to_sphere(np.eye(3), scale, origin)) for e in _mic_parts(p, rot)]
@@ -229,5 +231,6 @@ def _paint_face(p: Identity, c: Condition, x, y, z, px: float, col: np.ndarray, 
             col *= (1 - 0.12 * _smooth((e - 1) * p.eye_w, px) * front)[:, None]  # tinted lenses
         lens_edge = p.eye_sep - 1.45 * p.eye_w
         bridge = _smooth(np.maximum(np.abs(y - ya - 0.03) - 0.012, np.abs(x) - lens_edge), px)
-        arms = _smooth(np.abs(y - ya - 0.03) - 0.014, px) * (np.abs(x) > p.eye_sep + 1.4 * p.eye_w) * (z > -0.3)
+        arms = (_smooth(np.abs(y - ya - 0.03) - 0.014, px) * (np.abs(x) > p.eye_sep + 1.4 * p.eye_w)
+                * (z > -0.3))
         put(np.maximum(np.maximum(rim * front, bridge * front), arms), p.frame_color)

@@ -31,7 +31,8 @@ def _uniform(n: int, lo: float, hi: float, gen: torch.Generator) -> torch.Tensor
     return lo + (hi - lo) * torch.rand(n, generator=gen)
 
 
-def transform_matrices(n: int, gen: torch.Generator, ranges: TransformRange = TransformRange()) -> torch.Tensor:
+def transform_matrices(n: int, gen: torch.Generator,
+                       ranges: TransformRange = TransformRange()) -> torch.Tensor:
     """(n, 2, 3) affine matrices in normalised coordinates for `affine_grid` (output -> input)."""
     angle = torch.deg2rad(_uniform(n, -ranges.rotation, ranges.rotation, gen))
     scale = 1.0 + _uniform(n, -ranges.zoom, ranges.zoom, gen)
@@ -81,7 +82,8 @@ def random_warp(images: torch.Tensor, gen: torch.Generator, size: int = 64, cove
     target = F.grid_sample(images, base, mode="bilinear", padding_mode="border", align_corners=False)
     if masks is None:
         return warped, target
-    return warped, target, F.grid_sample(masks, base, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return warped, target, F.grid_sample(masks, base, mode="bilinear", padding_mode="zeros",
+                                         align_corners=False)
 
 
 @lru_cache(maxsize=8)
@@ -122,7 +124,8 @@ def color_stats(images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor
     return mean, std
 
 
-def color_transfer(images: torch.Tensor, masks: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+def color_transfer(images: torch.Tensor, masks: torch.Tensor, mean: torch.Tensor,
+                   std: torch.Tensor) -> torch.Tensor:
     """Give each face another face's colour statistics (mean and spread per channel inside the mask), as the
     field's "colour transfer" augmentation does: the shading pattern stays, the skin tone changes."""
     own_mean, own_std = color_stats(images, masks)

@@ -31,7 +31,8 @@ def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None, win
 
 def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, masked: bool = False,
                         ssim_weight: float = 0.0) -> torch.Tensor:
-    """L1 (inside `mask` if `masked`) plus `ssim_weight` * (1 - SSIM) of a decoded batch against its target."""
+    """L1 (inside `mask` if `masked`) plus `ssim_weight` * (1 - SSIM) of a decoded batch
+    against its target."""
     if masked:
         err = ((pred - target).abs() * mask).sum() / (mask.sum() * 3).clamp_min(1.0)
     else:

@@ -131,7 +131,8 @@ class FaceSwapModel(nn.Module):
 
     def decoder(self, person: str) -> Decoder:
         if person not in self.decoders:
-            raise FaceswapError(f"this model has no decoder for {person!r}; it knows {', '.join(self.persons)}")
+            raise FaceswapError(f"this model has no decoder for {person!r}; "
+                                f"it knows {', '.join(self.persons)}")
         return self.decoders[person]
 
     def forward(self, x: torch.Tensor, person: str) -> torch.Tensor:
@@ -147,8 +148,8 @@ def fine_tune_start(trained: FaceSwapModel, source: str, target: str) -> FaceSwa
     shared encoder and the target's decoder are kept; the new source's decoder starts from the old
     source's."""
     if target not in trained.persons:
-        raise FaceswapError(f"the trained model has no decoder for {target!r} to re-use; fine-tune a model that "
-                            f"knows {target}")
+        raise FaceswapError(f"the trained model has no decoder for {target!r} to re-use; "
+                            f"fine-tune a model that knows {target}")
     model = FaceSwapModel(trained.config, [source, target], trained.coverage)
     model.encoder.load_state_dict(trained.encoder.state_dict())
     model.decoders[target].load_state_dict(trained.decoders[target].state_dict())
@@ -170,13 +171,15 @@ def layer_table(model: FaceSwapModel) -> list[tuple[str, str, int]]:
     named = [("encoder." + n, m) for n, m in model.encoder.named_children()] + \
             [(f"decoders.{person}." + n, m) for n, m in model.decoders[person].named_children()]
     for name, mod in named:
-        subs = list(mod.children()) if isinstance(mod, nn.Sequential) and not isinstance(mod, Upscale) else [mod]
+        subs = (list(mod.children()) if isinstance(mod, nn.Sequential) and not isinstance(mod, Upscale)
+                else [mod])
         for j, sub in enumerate(subs):
             if not any(True for _ in sub.parameters()):
                 continue
             label = name if len(subs) == 1 else f"{name}.{j}"
             hooks.append(sub.register_forward_hook(
-                lambda m, i, o, label=label: rows.append((label, "x".join(map(str, o.shape[1:])), parameter_count(m)))))
+                lambda m, i, o, label=label: rows.append((label, "x".join(map(str, o.shape[1:])),
+                                                          parameter_count(m)))))
     with torch.no_grad():
         model(x, person)
     for h in hooks:

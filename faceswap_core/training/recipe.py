@@ -9,8 +9,10 @@ from dataclasses import dataclass, replace
 from ..errors import FaceswapError
 from ..faces.align import CORE
 
-KEPT = {"batch_size": 32, "masked": True, "ssim_weight": 0.5, "clip_grad": 1.0}  # measured in docs/training.md
-LEARNING_RATES = {"lite": 1e-3, "original": 5e-5}  # lite learns fastest with 1e-3; the classic model uses 5e-5
+# measured in docs/training.md
+KEPT = {"batch_size": 32, "masked": True, "ssim_weight": 0.5, "clip_grad": 1.0}
+# lite learns fastest with 1e-3; the classic model uses 5e-5
+LEARNING_RATES = {"lite": 1e-3, "original": 5e-5}
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,8 @@ class TrainConfig:
     color_transfer: float = 0.0  # share of inputs recoloured with the other person's skin tone (0 = none)
     precision: str = "auto"  # "bf16" autocast, "fp32", or "auto" (bf16 on CUDA, fp32 elsewhere)
     warmup: int = 0  # steps of linear learning-rate warm-up from lr/10 (0 = none)
-    decay_steps: int = 0  # cosine decay of the lr to lr * train.MIN_LR over these steps, then flat (0: constant)
+    # cosine decay of the lr to lr * train.MIN_LR over these steps, then flat (0: constant)
+    decay_steps: int = 0
     coverage: float = CORE  # the centre of the crop the network sees (the classic 160 of 256)
     preview_every: int = 0  # steps between preview images (0 = never)
     checkpoint_every: int = 0  # steps between checkpoints (0 = only at the end)
