@@ -3,8 +3,8 @@ of the chapters. Data flows one way, and so do the imports: a stage imports only
 here (a DAG; tests/test_layout.py checks every import, lazy ones included).
 
     ground       errors, device, workspace (names, folders), files (atomic writes, locks), media (reading
-                 video and audio), encode (writing video and GIFs), pipeline (threaded stages): used by
-                 every stage, importing no stage
+                 video and audio), encode (writing video and GIFs), pipeline (threaded stages), progress
+                 (bars): used by every stage, importing no stage
     synth/       the cast: identities, renderer, motion and voice, clips with their truth        ch. 01
     collect      clips from URLs (yt-dlp), local files and the cast, with a manifest             ch. 01
     faces/       detect, align, steady, landmark scores, identity (the recogniser), face sets,
@@ -34,7 +34,7 @@ here (a DAG; tests/test_layout.py checks every import, lazy ones included).
 
 from .errors import FaceswapError
 
-GROUND = ("errors", "device", "workspace", "files", "media", "encode", "pipeline")
+GROUND = ("errors", "device", "workspace", "files", "media", "encode", "pipeline", "progress")
 STAGES: dict[str, tuple[str, ...]] = {  # stage -> the stages it may import (besides its own modules)
     "ground": (),
     "synth": ("ground",),

@@ -93,6 +93,10 @@ def test_tour_writes_executed_notebooks_and_a_report(ci_run):
         cells = json.loads((run / nb.name).read_text())["cells"]
         figures = sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", []))
         assert figures >= 2, f"{nb.name}: the executed notebook kept {figures} figures"
+        shown = ["".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+                 for c in cells for o in c.get("outputs", [])]
+        bars = [t for t in shown if re.search(r"\d+%\|", t)]  # a stored tqdm bar is frozen where it was drawn
+        assert not bars, f"{nb.name}: stored progress bars {bars[:2]}"
 
 
 @pytest.mark.notebook

@@ -33,11 +33,11 @@ class NoisyTruth(detect.Detector):
 
     def detect(self, frame, index=None):
         m = self.marks[index]
-        return [detect.Face(detect._box_of(m), m.copy(), 1.0, self.name)]
+        return [detect.Face(detect.box_of(m), m.copy(), 1.0, self.name)]
 
 
 def _faces(points):
-    return [[detect.Face(detect._box_of(p), p.astype(np.float32), 1.0, "test")] for p in points]
+    return [[detect.Face(detect.box_of(p), p.astype(np.float32), 1.0, "test")] for p in points]
 
 
 def _marks(found):
@@ -76,7 +76,7 @@ def test_exact_landmarks_from_the_truth_detector_stay_exact(clips):
     errors = [steady.mean_nme(f[0].landmarks[None], truth.landmarks[i:i + 1]) for i, f in enumerate(found)]
     assert max(errors) < 0.01 and np.mean(errors) < 0.002  # of the eye distance: far below any detector's
     f = found[20][0]  # the box is the steadied landmarks' box (the truth's box is its landmarks' box)
-    assert np.allclose(f.box, detect._box_of(f.landmarks), atol=1e-3) and f.visible is not None
+    assert np.allclose(f.box, detect.box_of(f.landmarks), atol=1e-3) and f.visible is not None
 
 
 def test_a_cut_or_a_lost_face_starts_afresh(clips):

@@ -12,7 +12,7 @@ import numpy as np
 from .. import synth
 from ..errors import FaceswapError
 from . import align
-from .detect import Detector, Face
+from .detect import Detector, Face, box_iou
 
 # How the mean face sits in an OpenCV cascade box: landmarks ~= box_w * (SCALE * template) + box origin
 # + box_w * OFFSET. Measured on the synthetic cast by `calibrate_cascade()` (tests re-check it).
@@ -32,14 +32,6 @@ def _cascades() -> dict[str, cv2.CascadeClassifier]:
         if c.empty():
             raise FaceswapError(f"{root}: the {k} cascade did not load; reinstall opencv-python<5")
     return out
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 class CascadeDetector(Detector):
@@ -71,7 +63,7 @@ class CascadeDetector(Detector):
                                   np.array([x0, y, x0 + w, y + h], np.float32), float(s)))
         kept: list[tuple[str, np.ndarray, float]] = []
         for item in found:
-            if all(_iou(item[1], k[1]) < 0.3 for k in kept):
+            if all(box_iou(item[1], k[1]) < 0.3 for k in kept):
                 kept.append(item)
         return kept
 

@@ -41,8 +41,18 @@ class Face:
         return float(np.sqrt(max(w, 0) * max(h, 0)))
 
 
-def _box_of(points: np.ndarray) -> np.ndarray:
+def box_of(points: np.ndarray) -> np.ndarray:
+    """The bounding box (x0, y0, x1, y1) of points (K, 2)."""
     return np.r_[points.min(0), points.max(0)].astype(np.float32)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boxes (x0, y0, x1, y1)."""
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 class Detector:
@@ -76,7 +86,7 @@ class TruthDetector(Detector):
         if not 0 <= index < len(self.truth.landmarks):
             raise FaceswapError(f"frame {index} is outside the ground truth ({len(self.truth.landmarks)} frames)")
         marks = self.truth.landmarks[index]
-        return [Face(_box_of(marks[:, :2]), marks[:, :2].copy(), 1.0, self.name, marks[:, 2] > 0.5)]
+        return [Face(box_of(marks[:, :2]), marks[:, :2].copy(), 1.0, self.name, marks[:, 2] > 0.5)]
 
 
 # --------------------------------------------------------------------------------------------------

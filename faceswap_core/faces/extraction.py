@@ -19,6 +19,7 @@ import numpy as np
 from .. import media, pipeline
 from ..errors import FaceswapError
 from ..files import usual_mode
+from ..progress import progress_bar
 from ..workspace import IMAGE_SUFFIXES, faces_dir
 from . import align, detect, identity, steady
 from .faceset import META, VIDEO_SUFFIXES, FaceRecord, blur_score, writer_lock
@@ -86,7 +87,6 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
     dropped and counted. An existing set is refused unless `overwrite`; then the new set replaces it only
     once complete.
     """
-    from tqdm.auto import tqdm
 
     if every < 1 or size < 32:
         raise FaceswapError(f"every {every}, size {size}: use every >= 1 (every Nth frame) and size >= 32 px")
@@ -122,8 +122,8 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
                 det = detect.get_detector("truth", clip=src) if shared == "truth" else shared
                 summary.detector = det.name
                 total = -(-infos[src].frames // every) if src in infos else None
-                bar = tqdm(total=total, desc=f"extract {src.name}", unit="frame", disable=not progress,
-                           leave=False)
+                bar = progress_bar(total=total, desc=f"extract {src.name}", unit="frame", enabled=progress,
+                                   leave=False)
 
                 # a clip's landmarks are steadied over its frames (an image folder's are not: no time)
                 steadier = steady.Steadier(infos[src].fps) if src in infos else None

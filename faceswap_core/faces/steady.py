@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from .. import synth
-from . import cascade, detect
+from . import detect
 from .landmark_scores import nme
 
 SHAPE_ACCEL = 0.5  # (radii/s^2)^2 s: how fast a face's shape may change speed; lower smooths more, lags more
@@ -109,7 +109,7 @@ class _FaceFilter:
         points = face.landmarks.astype(np.float32)  # a third column (depth), if any, is kept as found
         points[:, :2] = m[:2] * self.unit + np.exp(m[2]) * s
         # the box keeps the detector's margin around the landmarks and moves with them
-        box = face.box + detect._box_of(points[:, :2]) - detect._box_of(face.landmarks[:, :2])
+        box = face.box + detect.box_of(points[:, :2]) - detect.box_of(face.landmarks[:, :2])
         self.t, self.box = t, box
         return replace(face, box=box.astype(np.float32), landmarks=points)
 
@@ -142,7 +142,7 @@ class Steadier:
             f, tr = faces[i], live[j]
             if i in match or any(m is tr for m in match.values()):
                 continue
-            if dist <= MAX_JUMP * max(f.size, 1.0) and cascade._iou(f.box, tr.box) >= MIN_IOU:
+            if dist <= MAX_JUMP * max(f.size, 1.0) and detect.box_iou(f.box, tr.box) >= MIN_IOU:
                 match[i] = tr
         out, self.tracks = [], []  # a track not matched in this frame is lost: it starts afresh
         for i, f in enumerate(faces):
@@ -234,7 +234,7 @@ def lag(points: np.ndarray, truth: np.ndarray, frames: np.ndarray | None = None,
 
 def steady_points(points: np.ndarray, fps: float = DEFAULT_FPS) -> np.ndarray:
     """One face's landmarks (N, 68, 2) over N consecutive frames, through a `Steadier`."""
-    faces = [[detect.Face(detect._box_of(p[:, :2]), p[:, :2].astype(np.float32), 1.0, "points")]
+    faces = [[detect.Face(detect.box_of(p[:, :2]), p[:, :2].astype(np.float32), 1.0, "points")]
              for p in points]
     return np.stack([f[0].landmarks for f in steady_clip(faces, fps)]).astype(np.float64)
 

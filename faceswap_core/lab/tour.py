@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ..errors import FaceswapError
+from ..progress import progress_bar
 from .report import read_results
 
 # where an installed package keeps its copy (pyproject data-files)
@@ -185,8 +186,6 @@ def run_tour(profile: str = "quick", workspace: str | Path = "data", notebooks: 
              timeout: int = 1800) -> Path:
     """Run the chapters in order into `<workspace>/runs/<timestamp>/` and write an index.html there
     (`timeout`: seconds a single cell may run)."""
-    from tqdm.auto import tqdm
-
     nbs = chapters(notebooks)
     if only:
         nbs = [p for p in nbs if any(p.name.startswith(o) for o in only)]
@@ -196,7 +195,7 @@ def run_tour(profile: str = "quick", workspace: str | Path = "data", notebooks: 
     run_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     failure = None
-    bar = tqdm(nbs, desc=f"tour ({profile})", unit="chapter", disable=not progress)
+    bar = progress_bar(nbs, desc=f"tour ({profile})", unit="chapter", enabled=progress)
     for nb in bar:
         bar.set_postfix_str(nb.stem)
         t0 = time.perf_counter()

@@ -18,10 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .. import media, pipeline
-from .. import encode
+from .. import encode, media, pipeline
 from ..errors import FaceswapError
 from ..faces import identity
+from ..progress import progress_bar
 from ..provenance.labelling import PROVENANCE, label_frame
 from .swap import Aligned, Swapper
 
@@ -114,15 +114,14 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
     With `identity_of` (mean embeddings of A and B, see `person_means`), about `identity_samples` frames
     spread over the video are scored before and after the swap (`summary.identity`). `mark` is applied
     to every written frame after the label (the CLI passes `watermark.mark_frame`: an invisible watermark)."""
-    from tqdm.auto import tqdm
 
     source, output = Path(source), Path(output)
     info = check_job(source, output, gif=gif, overwrite=overwrite, start=start, end=end, resize=resize)
     w, h = output_size(info.width, info.height, resize)
     summary = ConvertSummary(None)
     expected = int(round(((end if end is not None else info.duration) - start) * info.fps))
-    bar = tqdm(total=max(expected, 0) or None, desc=f"convert {source.name}", unit="frame",
-               disable=not progress)
+    bar = progress_bar(total=max(expected, 0) or None, desc=f"convert {source.name}", unit="frame",
+                       enabled=progress)
 
     def frames() -> Iterator[tuple[int, np.ndarray]]:
         for t, f in media.iter_frames(source, start=start, end=end):

@@ -13,6 +13,7 @@ import numpy as np
 from .. import encode
 from ..errors import FaceswapError
 from ..files import AtomicPath
+from ..progress import progress_bar
 from .cast import Condition, Identity, Rendering
 from .motion import random_motion, voice_track
 from .raycast import _size_hw, render
@@ -36,8 +37,7 @@ def render_clip(identity: Identity, n_frames: int, path: str | Path, *, fps: flo
     marks = []
     frames = iter(conditions)
     if progress:
-        from tqdm.auto import tqdm
-        frames = tqdm(frames, total=len(conditions), desc=f"render {identity.name}", leave=False)
+        frames = progress_bar(frames, total=len(conditions), desc=f"render {identity.name}", leave=False)
     truth_tmp, placed = AtomicPath(truth_path(path), overwrite), False
     try:
         with encode.VideoWriter(path, fps, audio=(audio, 24000), overwrite=overwrite,

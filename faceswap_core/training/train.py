@@ -23,6 +23,7 @@ from ..device import pick_device
 from ..errors import FaceswapError
 from ..faces.faceset import FaceDataset, FaceSet
 from ..files import lock
+from ..progress import progress_bar
 from ..workspace import faces_dir
 from . import augment
 from . import checkpoint as ckpt
@@ -182,10 +183,8 @@ class Trainer:
 
     def _train(self, steps: int, progress: bool, callback: Callable[[Trainer], None] | None,
                callback_every: int, is_main: bool) -> list[dict]:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, initial=self.step, desc="train", unit="step",
-                   disable=not (progress and is_main))
+        bar = progress_bar(total=steps, initial=self.step, desc="train", unit="step",
+                           enabled=progress and is_main)
         t0, s0 = time.perf_counter(), self.step
         try:
             while self.step < steps:
