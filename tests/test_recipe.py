@@ -62,3 +62,23 @@ def test_the_experiments_train_with_the_recipe():
     assert (exp.lr, exp.masked, exp.ssim_weight, exp.clip_grad, exp.decay) == \
         (kept.lr, kept.masked, kept.ssim_weight, kept.clip_grad, True)
     assert {f.name for f in fields(recipe.TrainConfig)} >= set(KNOBS.values())
+
+
+def test_chapter_knobs_that_mirror_a_library_default_equal_it():
+    """One home for every default a chapter and the CLI share: the library's signature (the CLI reads it,
+    `cli.arguments.default`); a chapter's literal must equal it. Chapter 05's COLOR is the one deliberate
+    exception: on the cast "none" scores best, while the CLI's `lab` suits real footage."""
+    from faceswap_core.cli.arguments import default
+    from faceswap_core.collect import collect
+    from faceswap_core.faces.extraction import extract
+    from faceswap_core.swapping.options import SwapOptions
+
+    mirrors = {"01_": {"FRAMES": default(collect, "frames"), "FRAME_SIZE": default(collect, "size"),
+                       "MAX_HEIGHT": default(collect, "max_height")},
+               "02_": {"CROP_SIZE": default(extract, "size"), "EVERY": default(extract, "every")},
+               "05_": {"BLEND": SwapOptions().blend}}
+    for prefix, knobs in mirrors.items():
+        nb = next(p for p in tour.chapters() if p.name.startswith(prefix))
+        params = _defaults(nb)
+        assert {k: params[k] for k in knobs} == knobs, nb.name
+    assert _defaults(next(p for p in tour.chapters() if p.name.startswith("05_")))["COLOR"] == "none"
