@@ -24,8 +24,7 @@ import torch
 from faceswap_core import encode, media, synth
 from faceswap_core.faces import detect
 from faceswap_core.provenance import labelling
-from faceswap_core.swapping import convert, swap
-from faceswap_core.swapping import options
+from faceswap_core.swapping import convert, options, swap
 from faceswap_core.training.model import FaceSwapModel
 
 

@@ -18,8 +18,7 @@ import numpy as np
 from faceswap_core import media, synth
 from faceswap_core.evaluation import truth_scores
 from faceswap_core.faces import align, detect, steady
-from faceswap_core.swapping import convert, swap
-from faceswap_core.swapping import options
+from faceswap_core.swapping import convert, options, swap
 
 COLUMNS = ("jitter_raw", "jitter_steady", "jitter_ratio", "lag_frames", "nme_raw", "nme_steady", "nme_exact",
            "turn_nme_raw", "turn_nme_steady")

@@ -15,8 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import media, synth
-from . import encode
+from . import encode, media, synth
 from .errors import FaceswapError
 from .files import LOCK_FILE, AtomicPath, lock, write_json
 from .workspace import clips_dir

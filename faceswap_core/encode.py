@@ -28,7 +28,8 @@ class VideoWriter:
 
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int] | None = None, *,
                  audio_from: str | os.PathLike | None = None,
-                 audio: tuple[np.ndarray, int] | None = None, audio_range: tuple[float, float | None] = (0.0, None),
+                 audio: tuple[np.ndarray, int] | None = None,
+                 audio_range: tuple[float, float | None] = (0.0, None),
                  crf: int = 20, preset: str = "veryfast",
                  overwrite: bool = False, metadata: dict[str, str] | None = None):
         self._target = AtomicPath(path, overwrite)
@@ -69,8 +70,8 @@ class VideoWriter:
             self._open_video(*frame.shape[:2])
             self.size = frame.shape[:2]
         if frame.shape[:2] != (self._video.height, self._video.width):
-            raise FaceswapError(f"{self._target.final}: frame {self._n} is {frame.shape[1]}x{frame.shape[0]}, "
-                                f"expected {self._video.width}x{self._video.height}")
+            raise FaceswapError(f"{self._target.final}: frame {self._n} is {frame.shape[1]}x"
+                                f"{frame.shape[0]}, expected {self._video.width}x{self._video.height}")
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         vf.pts = self._n
         vf.time_base = 1 / self.fps
@@ -84,8 +85,8 @@ class VideoWriter:
     def _failed(self, e: BaseException) -> None:
         """Re-raise a write error; one of the file system (a full disk) names the video, not its temp."""
         if isinstance(e, OSError):
-            raise FaceswapError(f"{self._target.final}: could not be written ({e.strerror or e}); free some space "
-                                "and try again") from None
+            raise FaceswapError(f"{self._target.final}: could not be written ({e.strerror or e}); free some "
+                                "space and try again") from None
         raise e
 
     def write_all(self, frames: Iterable[np.ndarray]) -> None:

@@ -42,7 +42,8 @@ def open_container(path: str | os.PathLike) -> av.container.InputContainer:
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
-        raise FaceswapError(f"{path}: not a readable video ({_short(e)}); check or re-download the file") from None
+        raise FaceswapError(f"{path}: not a readable video ({_short(e)}); check or re-download the "
+                            "file") from None
 
 
 def _short(e: BaseException) -> str:
@@ -59,13 +60,17 @@ def _video_stream(container, path) -> av.video.stream.VideoStream:
 def _check_complete(v, path) -> None:
     """Refuse a clip whose index promises frames past the end of its data (a cut-off download or copy)."""
     entries, size = v.index_entries, os.path.getsize(path)
-    if v.frames and len(entries) == v.frames and (have := sum(e.pos + e.size <= size for e in entries)) < v.frames:
+    if not v.frames or len(entries) != v.frames:
+        return
+    have = sum(e.pos + e.size <= size for e in entries)
+    if have < v.frames:
         raise FaceswapError(f"{path}: the data stops after {have} of {v.frames} frames (truncated file?); "
                             "download or copy it again")
 
 
 def _turns(v, frame) -> int:
-    """Counter-clockwise quarter turns that show a stored frame upright (display matrix, else a `rotate` tag)."""
+    """Counter-clockwise quarter turns that show a stored frame upright (display matrix, else a `rotate`
+    tag)."""
     tag = next((x for k, x in v.metadata.items() if k.lower() == "rotate"), "")  # (it counts clockwise)
     deg = (frame.rotation if frame is not None else 0) or (-int(tag) if tag.lstrip("-").isdigit() else 0)
     return round(deg / 90) % 4
@@ -83,7 +88,8 @@ def rgb_image(image, what: str = "frame") -> np.ndarray:
     with one line, since guessing its scale would give silently wrong colours."""
     a = np.asarray(image)
     if a.dtype != np.uint8:
-        raise FaceswapError(f"{what}: {a.dtype} pixels; give uint8 RGB in 0-255 (e.g. (img * 255).astype('uint8'))")
+        raise FaceswapError(f"{what}: {a.dtype} pixels; give uint8 RGB in 0-255 "
+                            "(e.g. (img * 255).astype('uint8'))")
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     if a.ndim == 2:
@@ -96,7 +102,8 @@ def rgb_image(image, what: str = "frame") -> np.ndarray:
 
 
 def video_info(path: str | os.PathLike) -> VideoInfo:
-    """Upright size (a phone clip's rotation applied), frame rate, frame count, duration and audio of a video."""
+    """Upright size (a phone clip's rotation applied), frame rate, frame count, duration and audio of a
+    video."""
     with open_container(path) as c:
         v = _video_stream(c, path)
         _check_complete(v, path)
@@ -139,10 +146,12 @@ def iter_frames(path: str | os.PathLike, fps: float | None = None, start: float 
                 next_t += 1.0 / fps
                 while next_t <= t:
                     next_t += 1.0 / fps
-            yield t, np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), turns))  # (no copy when 0)
+            # (rot90 and ascontiguousarray copy nothing when there is no turn)
+            yield t, np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), turns))
     except av.error.FFmpegError as e:
         where = f" after {n} of {v.frames} frames" if not start and v.frames else ""
-        raise FaceswapError(f"{path}: damaged video data{where} ({_short(e)}); check or re-download the file") from None
+        raise FaceswapError(f"{path}: damaged video data{where} ({_short(e)}); check or re-download the "
+                            "file") from None
     finally:
         c.close()
 

@@ -79,8 +79,7 @@ def clip(tmp_path_factory):
 @pytest.fixture(scope="session")
 def swapper(trained_pair, clip):
     from faceswap_core.faces import detect
-    from faceswap_core.swapping import swap
-    from faceswap_core.swapping import options
+    from faceswap_core.swapping import options, swap
 
     _, model_dir = trained_pair
     return swap.Swapper(model_dir, "tomas", detect.get_detector("truth", clip=clip),

@@ -10,8 +10,7 @@ import pytest
 from faceswap_core import media, synth
 from faceswap_core.evaluation import truth_scores
 from faceswap_core.faces import detect, extraction, faceset, steady
-from faceswap_core.swapping import swap
-from faceswap_core.swapping import options
+from faceswap_core.swapping import options, swap
 
 
 @pytest.fixture(scope="module")

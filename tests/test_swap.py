@@ -9,8 +9,7 @@ from conftest import face_region
 
 from faceswap_core import FaceswapError, media, synth
 from faceswap_core.faces import detect, landmark_scores
-from faceswap_core.swapping import swap, tracking
-from faceswap_core.swapping import options
+from faceswap_core.swapping import options, swap, tracking
 from faceswap_core.training import checkpoint
 
 

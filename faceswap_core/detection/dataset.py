@@ -27,13 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import media, synth
-from .. import encode
+from .. import encode, media, synth
 from ..evaluation import experiments
 from ..faces import detect
 from ..files import write_atomic, write_json
-from ..swapping import swap
-from ..swapping import options
+from ..swapping import options, swap
 from . import features
 
 SETTINGS = {  # name -> how its swapped clips are made

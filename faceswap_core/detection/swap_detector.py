@@ -21,8 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from .. import media, pipeline
-from .. import encode
+from .. import encode, media, pipeline
 from ..errors import FaceswapError
 from ..faces import align, detect
 from ..files import AtomicPath

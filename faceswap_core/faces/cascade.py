@@ -55,8 +55,8 @@ class CascadeDetector(Detector):
             width = gray.shape[1]
             for mirrored in (False, True):
                 img = gray[:, ::-1] if mirrored else gray
-                rects, _, weights = c["profile"].detectMultiScale3(np.ascontiguousarray(img), 1.1, 3, minSize=ms,
-                                                                   outputRejectLevels=True)
+                rects, _, weights = c["profile"].detectMultiScale3(np.ascontiguousarray(img), 1.1, 3,
+                                                                   minSize=ms, outputRejectLevels=True)
                 for (x, y, w, h), s in zip(rects, np.ravel(weights)):
                     x0 = width - x - w if mirrored else x
                     found.append(("profile_r" if mirrored else "profile_l",
@@ -74,8 +74,10 @@ class CascadeDetector(Detector):
         roi = gray[y0:y0 + (y1 - y0) // 2 + w // 10, x0:x1]
         if roi.size == 0:
             return None
-        eyes = _cascades()["eye"].detectMultiScale(roi, 1.1, 3, minSize=(max(w // 10, 5),) * 2, maxSize=(w // 3,) * 2)
-        centres = np.array([[x + ew / 2, y + eh / 2] for x, y, ew, eh in eyes], np.float64).reshape(-1, 2) + [x0, y0]
+        eyes = _cascades()["eye"].detectMultiScale(roi, 1.1, 3, minSize=(max(w // 10, 5),) * 2,
+                                                   maxSize=(w // 3,) * 2)
+        centres = np.array([[x + ew / 2, y + eh / 2] for x, y, ew, eh in eyes], np.float64).reshape(-1, 2)
+        centres = centres + [x0, y0]
         left = [c for c in centres if c[0] < x0 + 0.5 * w]
         right = [c for c in centres if c[0] >= x0 + 0.5 * w]
         if not left or not right:
@@ -130,7 +132,8 @@ def calibrate_cascade(n: int = 60, seed: int = 0) -> dict[str, tuple[float, floa
                                 light_azimuth=rng.uniform(-60, 60))
             r = synth.render(people[i % len(people)], c, 256)
             gray = cv2.cvtColor(r.frame, cv2.COLOR_RGB2GRAY)
-            boxes = [b for k, b, _ in det.boxes(gray) if k == {"frontal": "frontal", "profile": "profile_l"}[kind]]
+            wanted = {"frontal": "frontal", "profile": "profile_l"}[kind]
+            boxes = [b for k, b, _ in det.boxes(gray) if k == wanted]
             if not boxes:
                 continue
             box = max(boxes, key=lambda b: b[2] - b[0])

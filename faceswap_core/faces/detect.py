@@ -84,7 +84,8 @@ class TruthDetector(Detector):
         if index is None:
             raise FaceswapError("the truth detector needs the frame index of the clip it was made for")
         if not 0 <= index < len(self.truth.landmarks):
-            raise FaceswapError(f"frame {index} is outside the ground truth ({len(self.truth.landmarks)} frames)")
+            raise FaceswapError(f"frame {index} is outside the ground truth ({len(self.truth.landmarks)} "
+                                "frames)")
         marks = self.truth.landmarks[index]
         return [Face(box_of(marks[:, :2]), marks[:, :2].copy(), 1.0, self.name, marks[:, 2] > 0.5)]
 

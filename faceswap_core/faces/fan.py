@@ -34,8 +34,8 @@ class FanDetector(Detector):
         try:
             import face_alignment
         except ImportError:  # an optional extra: a plain `pip install` lacks it
-            raise FaceswapError("face-alignment is not installed: pip install face-alignment (scripts/setup.sh "
-                                "does)") from None
+            raise FaceswapError("face-alignment is not installed: pip install face-alignment "
+                                "(scripts/setup.sh does)") from None
         import torch
 
         from ..device import pick_device
@@ -44,13 +44,14 @@ class FanDetector(Detector):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.fa = face_alignment.FaceAlignment(face_alignment.LandmarksType.TWO_D, device=self.device,
-                                                       flip_input=False, compile=False, max_batch_size=batch_size)
+                self.fa = face_alignment.FaceAlignment(face_alignment.LandmarksType.TWO_D,
+                                                       device=self.device, flip_input=False, compile=False,
+                                                       max_batch_size=batch_size)
         except (OSError, RuntimeError, ValueError, KeyError) as e:  # URLError is an OSError
             reason = str(getattr(e, "reason", e)).splitlines()[0][:120]
-            raise FaceswapError(f"face-alignment weights are not in {hub_checkpoints()} and could not be fetched "
-                                f"({reason}); place {' and '.join(FAN_FILES)} there, or use the cascade "
-                                "detector") from None
+            raise FaceswapError(f"face-alignment weights are not in {hub_checkpoints()} and could not be "
+                                f"fetched ({reason}); place {' and '.join(FAN_FILES)} there, or use the "
+                                "cascade detector") from None
         self._torch = torch
         self.max_faces = max_faces
 

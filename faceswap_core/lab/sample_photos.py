@@ -18,12 +18,13 @@ def package_photos() -> dict[str, np.ndarray]:
 
 
 def with_variants(photos: dict[str, np.ndarray], turn: float = 10.0) -> dict[str, np.ndarray]:
-    """The photos plus, for each, "<name>, mirrored", "<name>, turned" (by `turn` degrees) and "<name>, shrunk"
-    (half size)."""
+    """The photos plus, for each, "<name>, mirrored", "<name>, turned" (by `turn` degrees) and
+    "<name>, shrunk" (half size)."""
     out = dict(photos)
     for name, img in photos.items():
         h, w = img.shape[:2]
         out[f"{name}, mirrored"] = np.ascontiguousarray(img[:, ::-1])
-        out[f"{name}, turned"] = cv2.warpAffine(img, cv2.getRotationMatrix2D((w / 2, h / 2), turn, 1.0), (w, h))
+        turned = cv2.getRotationMatrix2D((w / 2, h / 2), turn, 1.0)
+        out[f"{name}, turned"] = cv2.warpAffine(img, turned, (w, h))
         out[f"{name}, shrunk"] = cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     return out

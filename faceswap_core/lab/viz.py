@@ -11,12 +11,14 @@ import numpy as np
 from ..faces import align
 
 # iBUG 68 groups, for drawing landmarks as outlines
-LANDMARK_GROUPS = {"jaw": range(0, 17), "brow_r": range(17, 22), "brow_l": range(22, 27), "nose": range(27, 31),
-                   "nostrils": range(31, 36), "eye_r": [*range(36, 42), 36], "eye_l": [*range(42, 48), 42],
-                   "lips_out": [*range(48, 60), 48], "lips_in": [*range(60, 68), 60]}
+LANDMARK_GROUPS = {"jaw": range(0, 17), "brow_r": range(17, 22), "brow_l": range(22, 27),
+                   "nose": range(27, 31), "nostrils": range(31, 36), "eye_r": [*range(36, 42), 36],
+                   "eye_l": [*range(42, 48), 42], "lips_out": [*range(48, 60), 48],
+                   "lips_in": [*range(60, 68), 60]}
 
 
-def draw_landmarks(frame: np.ndarray, landmarks: np.ndarray, color=(40, 230, 80), hidden=(230, 60, 40)) -> np.ndarray:
+def draw_landmarks(frame: np.ndarray, landmarks: np.ndarray, color=(40, 230, 80),
+                   hidden=(230, 60, 40)) -> np.ndarray:
     """A copy of `frame` with landmark outlines; points with visibility 0 are drawn in `hidden`."""
     img = frame.copy()
     r = max(1, round(img.shape[0] / 200))
@@ -79,8 +81,8 @@ def plot_alignment_steps(frame: np.ndarray, landmarks: np.ndarray, crop: np.ndar
     axes[1].set_title(f"2. landmarks ({detector})" if detector else "2. landmarks")
     axes[2].imshow(crop)
     box = align.central(size)
-    axes[2].add_patch(plt.Rectangle((box.start, box.start), box.stop - box.start, box.stop - box.start, fill=False,
-                                    ec="yellow"))
+    side = box.stop - box.start
+    axes[2].add_patch(plt.Rectangle((box.start, box.start), side, side, fill=False, ec="yellow"))
     axes[2].set_title("3. aligned crop (template box)")
     axes[3].imshow(mask, cmap="gray")
     axes[3].set_title("4. face mask")
@@ -122,8 +124,8 @@ def plot_audio_and_mouth(samples: np.ndarray, rate: int, mouth: np.ndarray, fps:
     return fig
 
 
-def show_warp(face: np.ndarray, grid: np.ndarray, jittered: np.ndarray, warped: np.ndarray, target: np.ndarray,
-              title: str = ""):
+def show_warp(face: np.ndarray, grid: np.ndarray, jittered: np.ndarray, warped: np.ndarray,
+              target: np.ndarray, title: str = ""):
     """The crop with the control grid (white) and its jittered points (red), the warped input, the target."""
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
     axes[0].imshow(face)
@@ -174,7 +176,8 @@ def plot_history(history: list[dict], persons: list[str], quality: list[dict] | 
 
 def plot_codes(scores: np.ndarray, labels: np.ndarray, yaw: np.ndarray | None = None, explained=None):
     """Codes projected on their first two principal directions, coloured by person and (if given) by yaw."""
-    fig, axes = plt.subplots(1, 2 if yaw is not None else 1, figsize=(10 if yaw is not None else 5, 4), squeeze=False)
+    both = yaw is not None
+    fig, axes = plt.subplots(1, 2 if both else 1, figsize=(10 if both else 5, 4), squeeze=False)
     ax = axes[0, 0]
     for p in dict.fromkeys(labels):
         sel = labels == p
@@ -186,7 +189,7 @@ def plot_codes(scores: np.ndarray, labels: np.ndarray, yaw: np.ndarray | None = 
         fig.colorbar(sc, ax=axes[0, 1], label="yaw (degrees)")
         axes[0, 1].set_title("coloured by yaw", fontsize=9)
     for a in axes[0]:
-        pct = [f" ({100 * e:.0f}% of the variance)" for e in explained[:2]] if explained is not None else ["", ""]
+        pct = ["", ""] if explained is None else [f" ({100 * e:.0f}% of the variance)" for e in explained[:2]]
         a.set_xlabel("direction 1" + pct[0])
         a.set_ylabel("direction 2" + pct[1])
     fig.tight_layout()

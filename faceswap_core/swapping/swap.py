@@ -28,6 +28,7 @@ from ..training.model import FaceSwapModel
 from .options import COLOR_MODES, SwapOptions
 from .tracking import Track
 
+
 @dataclass
 class Aligned:
     """One face ready for the model: its detection, the model-input crop and the frame -> crop transform."""
