@@ -84,7 +84,8 @@ def main() -> None:
         print(f"rendered {clip.name} in {time.perf_counter() - t0:.0f} s")
     model = args.model or FaceSwapModel.create("lite", ["ines", "tomas"], seed=0)
     det = detect.get_detector(args.detector, clip=clip)
-    swapper = swap.Swapper(model, "tomas", det, options=options.SwapOptions(color="lab", detect_every=args.detect_every))
+    opts = options.SwapOptions(color="lab", detect_every=args.detect_every)
+    swapper = swap.Swapper(model, "tomas", det, options=opts)
     info = media.video_info(clip)
     print(f"clip {info.width}x{info.height}, {info.frames} frames; detector {det.name} every "
           f"{args.detect_every} frame(s); "
