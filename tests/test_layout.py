@@ -125,7 +125,7 @@ def test_the_import_check_can_fail(tmp_path):
 def test_modules_are_small_and_say_what_they_are(path):
     text = path.read_text()
     lines = text.count("\n")
-    assert lines <= 360, f"{path.name}: {lines} lines; split it by job"
+    assert lines <= 350, f"{path.name}: {lines} lines; split it by job"
     long = [i + 1 for i, ln in enumerate(text.splitlines()) if len(ln) > 110]
     assert not long, f"{path.name}: lines {long[:5]} are over 110 characters"
     doc = ast.get_docstring(ast.parse(text))
