@@ -21,7 +21,7 @@ SHARED = Path("share/faceswap-lab/notebooks")
 def _find_notebooks() -> Path:
     """The chapter notebooks: a source checkout's notebooks/, else the copy installed with the package
     (beside its prefix: a venv, --user or --prefix install), else ./notebooks."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # faceswap_core/ (this module is in faceswap_core/lab/)
     candidates = [package.parent / "notebooks", Path(sys.prefix) / SHARED, package.parents[3] / SHARED
                   if len(package.parents) > 3 else None, Path.cwd() / "notebooks"]
     for c in candidates:
