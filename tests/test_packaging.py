@@ -74,7 +74,7 @@ def test_a_plain_install_carries_the_notebooks_and_tour_finds_them(tmp_path):
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(tmp_path / "unpacked" / name, dest)
     shutil.rmtree(src)  # the checkout is gone: only the installed copy can be found
-    found = subprocess.run([sys.executable, "-c", "from faceswap_core import tour; print(tour.NOTEBOOKS); "
+    found = subprocess.run([sys.executable, "-c", "from faceswap_core.lab import tour; print(tour.NOTEBOOKS); "
                             "print(len(tour.chapters()))"], cwd=tmp_path, capture_output=True, text=True,
                            env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, timeout=120, check=True)
     where, count = found.stdout.split()

@@ -59,7 +59,7 @@ def test_a_second_writer_is_refused_at_once_naming_the_holder(tmp_path):
 
 def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
     folder = tmp_path / "faces" / "ines"
-    code = ("import os, sys; from faceswap_core import workspace\n"
+    code = ("import os, sys; from faceswap_core import files\n"
             f"cm = files.lock({str(folder)!r}); cm.__enter__(); print('held', flush=True); os._exit(0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "held" in out.stdout
