@@ -7,17 +7,16 @@ here (a DAG; tests/test_layout.py checks every import, lazy ones included).
                  (bars): used by every stage, importing no stage
     synth/       the cast: identities, renderer, motion and voice, clips with their truth        ch. 01
     collect      clips from URLs (yt-dlp), local files and the cast, with a manifest             ch. 01
-    faces/       detect, align, steady, landmark scores, identity (the recogniser), face sets,
-                 extraction, curation                                                            ch. 02
+    faces/       detect (truth, cascade, dlib, FAN), align, steady, landmark scores, identity (the
+                 recogniser and its verdict on a swap), face sets, extraction, curation         ch. 02
     training/    augment (random transform and warp), model, losses, recipe, the trainer loop,
                  checkpoint                                                                      ch. 03-04
     provenance/  what marks a swap: visible label and tags, watermark, content credentials,
                  verify                                                                          ch. 05, 09
     swapping/    one frame (find, align, decode, blend), tracking between detections, a whole video  ch. 05
-    evaluation/  scores against the truth, the truth probe, the recogniser's verdict, claims,
-                 experiments                                                                     ch. 04-08
+    evaluation/  pixel scores against the truth, the truth probe, claims, experiments          ch. 04-08
     detection/   telling swaps from real faces: features, nets, data set, the saved swap detector   ch. 09
-    lab/         what only the notebooks need: viz, widgets, report, tour
+    lab/         what only the notebooks need: figures, widgets, sample photos, report, tour
     cli/         `faceswap-core <stage> ...` mirrors the notebooks (arguments, commands)
 
     synth ------------> ground
