@@ -14,7 +14,8 @@ here (a DAG; tests/test_layout.py checks every import, lazy ones included).
     provenance/  what marks a swap: visible label and tags, watermark, content credentials,
                  verify                                                                          ch. 05, 09
     swapping/    one frame (find, align, decode, blend), tracking between detections, a whole video  ch. 05
-    evaluation/  pixel scores against the truth, the truth probe, claims, experiments          ch. 04-08
+    evaluation/  pixel scores against the truth, the truth probe, the recogniser on cast swaps,
+                 claims, experiments                                                             ch. 04-08
     detection/   telling swaps from real faces: features, nets, data set, the saved swap detector   ch. 09
     lab/         what only the notebooks need: figures, widgets, sample photos, report, tour
     cli/         `faceswap-core <stage> ...` mirrors the notebooks (arguments, commands)

@@ -144,6 +144,15 @@ def test_04_trains_and_scores_the_swap_against_the_truth(ci_run):
     expect = (r["swap_ssim"] - r["baseline_ssim"]) / (r["ceiling_ssim"] - r["baseline_ssim"])
     assert r["gain"] == pytest.approx(expect, abs=2e-3)  # the recorded gain is the share of the achievable gain
     assert r["gain"] > 0.1  # the swap beats doing nothing by a clear margin (measured 0.28 at CI size)
+    rec = r["recognised"]  # the recogniser's verdict on 24 held-out frames (swap, ceiling, doing nothing)
+    assert all(v["faces"] == 24 for v in rec.values())
+    # B's true face core pasted in is named B far more often than A's own face (measured 1.00 vs 0.08 at CI
+    # size; 0.88 vs 0.00 at the quick profile): the judge can tell, so its verdict on the swap means something
+    assert rec["ceiling"]["recognised_as_target"] >= rec["nothing"]["recognised_as_target"] + 0.5
+    assert rec["ceiling"]["to_target"] < rec["ceiling"]["to_source"]
+    assert rec["nothing"]["to_source"] < rec["nothing"]["to_target"]
+    # after 300 steps the swapped faces have moved away from A (0.40 -> 0.53 at CI size); towards B, not yet
+    assert rec["swap"]["to_source"] > rec["nothing"]["to_source"] + 0.05
     assert (ws / "models/ines-tomas-lite/latest").exists()
 
 

@@ -97,10 +97,16 @@ class TruthProbe:
 
 def sweep_probe(folder: str | Path, source: str, target: str, frames: int = 24, seed: int = 0,
                 size: int = 256) -> TruthProbe:
-    """A held-out probe: `source` turning the head evenly across the whole yaw range (`synth.yaw_sweep`,
-    with varied expression and light), rendered once into `folder`, ready to score a swap into `target`."""
+    """A held-out probe: `source` turning the head evenly across the whole yaw range (`sweep_clip`), ready to
+    score a swap into `target`."""
+    return TruthProbe.from_clip(sweep_clip(folder, source, frames, seed, size), target, n=frames)
+
+
+def sweep_clip(folder: str | Path, source: str, frames: int = 24, seed: int = 0, size: int = 256) -> Path:
+    """A held-out clip of `source` turning the head evenly across the whole yaw range (`synth.yaw_sweep`,
+    with varied expression and light), rendered once into `folder`."""
     clip = Path(folder) / f"probe_{source}_sweep_{frames}f_{size}px_s{seed}.mp4"
     if not clip.exists():
         synth.render_clip(synth.get_identity(source), frames, clip, size=size, seed=9000 + seed,
                           conditions=synth.yaw_sweep(frames, seed=seed))
-    return TruthProbe.from_clip(clip, target, n=frames)
+    return clip

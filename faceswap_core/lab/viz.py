@@ -148,8 +148,10 @@ def show_warp(face: np.ndarray, grid: np.ndarray, jittered: np.ndarray, warped: 
 
 
 def plot_history(history: list[dict], persons: list[str], quality: list[dict] | None = None):
-    """Training loss per person (smoothed) and, if given, swap SSIM against the truth over steps."""
-    fig, axes = plt.subplots(1, 2 if quality else 1, figsize=(11 if quality else 6, 3.2), squeeze=False)
+    """Training loss per person (smoothed) and, if given, swap SSIM against the truth over steps and (rows
+    with "recognised") the share of swapped faces the recogniser names as B."""
+    panels = 1 + bool(quality) + bool(quality and "recognised" in quality[-1])
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels if panels > 1 else 6, 3.2), squeeze=False)
     steps = np.array([h["step"] for h in history])
     for p in persons if history else []:  # (nothing to draw before the first step)
         v = np.array([h[p] for h in history])
@@ -170,8 +172,22 @@ def plot_history(history: list[dict], persons: list[str], quality: list[dict] | 
         axes[0, 1].set_xlabel("step")
         axes[0, 1].set_ylabel("masked SSIM")
         axes[0, 1].legend(fontsize=8)
+    if panels == 3:
+        _plot_recognition(axes[0, 2], quality)
     fig.tight_layout()
     return fig
+
+
+def _plot_recognition(ax, quality: list[dict]) -> None:
+    """The recogniser's share of swapped faces named as B over steps, with doing nothing and the ceiling."""
+    rows = [r for r in quality if "recognised" in r]
+    ax.plot([r["step"] for r in rows], [r["recognised"] for r in rows], "o-", color="tab:red", label="swap")
+    ax.axhline(rows[-1]["recognised_nothing"], ls="--", color="0.5", label="unswapped source")
+    ax.axhline(rows[-1]["recognised_ceiling"], ls=":", color="tab:green", label="B's true face core pasted")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("step")
+    ax.set_ylabel("recognised as B (share of faces)")
+    ax.legend(fontsize=8)
 
 
 def plot_codes(scores: np.ndarray, labels: np.ndarray, yaw: np.ndarray | None = None, explained=None):
