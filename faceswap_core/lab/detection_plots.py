@@ -9,17 +9,7 @@ import numpy as np
 
 from ..detection import nets
 from ..detection.features import BINS, Samples
-
-
-def plot_panels(panels: list[tuple[np.ndarray, str, str | None]], height: float = 2.9):
-    """Images side by side: (image, title, colormap or None) each."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), height), squeeze=False)
-    for ax, (img, title, cmap) in zip(axes[0], panels):
-        ax.imshow(img, cmap=cmap)
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
-    fig.tight_layout()
-    return fig
+from . import viz
 
 
 def plot_what_a_swap_leaves(real: np.ndarray, swapped: np.ndarray, weight: np.ndarray, source: str,
@@ -27,9 +17,10 @@ def plot_what_a_swap_leaves(real: np.ndarray, swapped: np.ndarray, weight: np.nd
     """A real frame, the same frame swapped, their difference, the true blend weight M and the seam
     4M(1-M)."""
     diff = np.abs(swapped.astype(int) - real.astype(int)).sum(-1)
-    return plot_panels([(real, f"real ({source})", None), (swapped, f"swapped into {target}", None),
-                        (diff, "|difference|", "magma"), (weight, "true blend weight M", "gray"),
-                        (4 * weight * (1 - weight), "seam 4M(1-M)", "gray")])
+    titles = [f"real ({source})", f"swapped into {target}", "|difference|", "true blend weight M",
+              "seam 4M(1-M)"]
+    return viz.show_images([real, swapped, diff, weight, 4 * weight * (1 - weight)], titles, cols=5, size=2.6,
+                           cmaps=[None, None, "magma", "gray", "gray"])
 
 
 def plot_training_losses(losses: dict[str, list[float]], smooth: int = 10):

@@ -46,8 +46,8 @@ def contact_sheet(frames: Sequence[np.ndarray], cols: int = 8, pad: int = 2) -> 
 
 
 def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, cols: int = 5,
-                size: float = 2.4, suptitle: str | None = None):
-    """Show images in a grid with optional titles; returns the figure."""
+                size: float = 2.4, suptitle: str | None = None, cmaps: Sequence[str | None] | None = None):
+    """Show images in a grid with optional titles (and a colormap per image for maps); returns the figure."""
     n = len(images)
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size), squeeze=False)
@@ -55,7 +55,7 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
         ax.axis("off")
     for i, img in enumerate(images):
         ax = axes.flat[i]
-        ax.imshow(img)
+        ax.imshow(img, cmap=cmaps[i] if cmaps is not None else None)
         if titles is not None:
             ax.set_title(titles[i], fontsize=9)
     if suptitle:
