@@ -95,7 +95,7 @@ def distance_matrix(embeddings: dict[str, np.ndarray]) -> tuple[list[str], np.nd
     """The names and the (K, K) matrix of identity distances between named embeddings."""
     names = list(embeddings)
     vectors = np.stack([embeddings[n] for n in names])
-    return names, np.linalg.norm(vectors[:, None] - vectors[None], axis=-1)
+    return names, np.stack([distances(vectors, v) for v in vectors])
 
 
 def same_and_other(names: list[str], dist: np.ndarray, person_of) -> tuple[float, float]:

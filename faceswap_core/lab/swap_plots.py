@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..evaluation import claims
+from ..faces import identity
 
 
 def plot_error_by_yaw(err: dict[str, np.ndarray], source: str):
@@ -25,7 +26,7 @@ def plot_error_by_yaw(err: dict[str, np.ndarray], source: str):
 
 
 def plot_recognition(ident: dict, source: str, target: str, toward_truth: np.ndarray | None = None,
-                     threshold: float = 0.6):
+                     threshold: float = identity.THRESHOLD):
     """The recogniser's distance of each sampled face to A's and to B's face set, before and after the swap
     (`ConvertSummary.identity`); beside it, on the cast, the pixel L1 ratio toward the truth per frame."""
     both = toward_truth is not None
