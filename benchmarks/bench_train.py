@@ -18,6 +18,7 @@ Run: .venv/bin/python benchmarks/bench_train.py [--skip-throughput] [--minutes 5
 """
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -27,9 +28,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from faceswap_core import collect
-from faceswap_core.evaluation import truth_probe
-from faceswap_core.faces import extraction
-from faceswap_core.training import model, recipe, train
+from faceswap_core.evaluation import code_probe, recognition, truth_probe
+from faceswap_core.faces import extraction, identity
+from faceswap_core.training import model, pretrain, recipe, train
 
 
 def matmul_gflops(n: int = 2048, reps: int = 10) -> float:
@@ -64,6 +65,20 @@ def throughput(name: str, batch: int, steps: int, device: str, **settings) -> tu
     return rate, fl
 
 
+def _network_view(images, coverage: float) -> torch.Tensor:
+    """Face-set crops (N, H, W, 3) uint8 as the network sees them, unwarped: (N, 3, 64, 64)."""
+    from faceswap_core.training import augment
+
+    x = augment.to_tensor(images)
+    return augment.random_warp(x, torch.Generator(), 64, coverage, strength=0)[1]
+
+
+def _setting(text: str, defaults=recipe.TrainConfig()) -> tuple[str, object]:
+    name, _, value = text.partition("=")
+    kind = type(getattr(defaults, name))
+    return name, (value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
+
+
 def time_to_quality(args) -> dict:
 
     a, b = args.pair
@@ -72,18 +87,29 @@ def time_to_quality(args) -> dict:
     recs = collect.collect_many(sources, ws, frames=150, size=256, seed=2 * args.motion_seed)
     for p, r in recs.items():
         extraction.extract(r.path(ws, p), p, ws, detector="truth", size=256, progress=False)
-    probe = truth_probe.sweep_probe(ws, a, b, frames=24, seed=99)  # frames never trained on
+    clip = truth_probe.sweep_clip(ws, a, frames=24, seed=99)  # frames never trained on
+    probe = truth_probe.TruthProbe.from_clip(clip, b, n=24)
     base, ceiling = probe.baseline()["ssim"], probe.ceiling()["ssim"]
+    judge = recognition.RecognitionProbe.from_clip(clip, b, identity.person_means(ws, a, b), n=24)
+    nothing, pasted = (judge.nothing()["recognised_as_target"], judge.ceiling()["recognised_as_target"])
     faces = train.load_faces(ws, [a, b])
     cfg = recipe.TrainConfig(batch_size=args.batch_size, lr=args.lr, masked=args.masked, ssim_weight=args.ssim,
                             seed=args.motion_seed, channels_last=args.channels_last,
                             clip_grad=args.clip_grad, warmup=args.warmup, decay_steps=args.decay_steps,
-                            color_transfer=args.color_transfer, precision=args.precision)
-    m = model.FaceSwapModel.create(args.config, [a, b], seed=args.motion_seed)
+                            color_transfer=args.color_transfer, precision=args.precision,
+                            code_critic=args.code_critic, warp=args.warp, **dict(_setting(kv) for kv in args.set))
+    shape = dataclasses.replace(model.get_config(args.config), **dict(_setting(kv, model.get_config(args.config))
+                                                                     for kv in args.model_set))
+    if args.base:  # encoder and both decoders from a pretrained base
+        m = pretrain.from_base([a, b], args.config, args.base)
+    else:
+        m = model.FaceSwapModel.create(shape, [a, b], seed=args.motion_seed)
     t = train.Trainer(m, faces, Path(args.save) if args.save else ws / "model", cfg, args.device)
-    print(f"time-to-quality [{args.label}]: {a}->{b}, motion seed {args.motion_seed}, {cfg}; no swap SSIM "
-          f"{base:.3f}, perfect decoder {ceiling:.3f}", flush=True)
-    curve, trained, reached = [], 0.0, {}
+    print(f"time-to-quality [{args.label}]: {a}->{b}, motion seed {args.motion_seed}, "
+          f"{'from ' + args.base if args.base else 'from scratch'}, {cfg}; no swap SSIM "
+          f"{base:.3f}, perfect decoder {ceiling:.3f}; recognised as {b}: no swap {nothing:.0%}, "
+          f"classic ceiling {pasted:.0%}", flush=True)
+    curve, trained, reached, known = [], 0.0, {}, {}
     while trained < args.minutes * 60:
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < args.eval_seconds:
@@ -91,21 +117,53 @@ def time_to_quality(args) -> dict:
         trained += time.perf_counter() - t0
         s = probe.score(t.model, b)["ssim"]
         g = probe.gain(s)
-        curve.append((t.step, trained, s, g))
-        print(f"  step {t.step:5d}  {trained / 60:5.2f} min  swap SSIM {s:.3f}  gain {g:6.1%}", flush=True)
+        v = judge.score(t.model)
+        r = v["recognised_as_target"]
+        curve.append((t.step, trained, s, g, r))
+        print(f"  step {t.step:5d}  {trained / 60:5.2f} min  swap SSIM {s:.3f}  gain {g:6.1%}  recognised as {b} "
+              f"{r:4.0%} (distance to {a} {v['to_source']:.3f}, to {b} {v['to_target']:.3f})", flush=True)
         for level in (0.5, 0.7, 0.8):
             if level not in reached and g >= level:
                 reached[level] = (trained, t.step)
+            if level not in known and r >= level * pasted:
+                known[level] = (trained, t.step)
+    held_b = truth_probe.TruthProbe.from_clip(truth_probe.sweep_clip(ws, b, frames=24, seed=99), a, n=24).source
+    train_codes = [code_probe.codes(t.model, _network_view(faces[p][0], cfg.coverage)) for p in (a, b)]
+    held_codes = [code_probe.codes(t.model, x) for x in (probe.source, held_b)]
+    sep = code_probe.linear_probe(*train_codes, *held_codes)
+    far = code_probe.outside(held_codes[0], train_codes[1])
+    print(f"RESULT [{args.label}] {a}->{b} seed {args.motion_seed}: the code says who it is: linear probe "
+          f"held-out accuracy {sep:.0%}; {a}'s held-out codes lie {far:.2f}x B's nearest-neighbour spacing "
+          f"from {b}'s training codes", flush=True)
+    if args.figure:  # A's held-out faces, the swap, B's truth; then A's swap through the recogniser's eyes
+        import cv2
+
+        from faceswap_core.training import augment
+
+        pick = slice(0, 24, 3)
+        rows = [probe.source[pick], probe.swap(t.model, b)[pick], probe.truth[pick], held_b[pick],
+                code_probe.decode(t.model, held_b[pick], b)]
+        grid = np.concatenate([np.concatenate(list(augment.to_images(r)), 1) for r in rows], 0)
+        cv2.imwrite(args.figure, cv2.cvtColor(cv2.resize(grid, None, fx=2, fy=2), cv2.COLOR_RGB2BGR))
+        print(f"figure: {args.figure} (rows: {a}'s held-out faces, the swap, {b}'s truth, "
+              f"{b}'s held-out faces, decoder {b} redrawing them)", flush=True)
     if args.save:  # the final model, for a closer look (per-yaw scores, previews)
         ckpt = t.save()
         print(f"saved {ckpt}", flush=True)
     samples = t.step * 2 * args.batch_size / trained
+
+    def cells(hit, levels):
+        return "  ".join(f"{int(100 * lv)}%: " + (f"{hit[lv][0] / 60:.1f} min ({hit[lv][1]} steps)"
+                                                 if lv in hit else "not reached") for lv in levels)
+
     best = max(c[3] for c in curve)
-    cells = "  ".join(f"{int(100 * lv)}%: " + (f"{reached[lv][0] / 60:.1f} min ({reached[lv][1]} steps)"
-                                                 if lv in reached else "not reached") for lv in (0.5, 0.7, 0.8))
-    print(f"RESULT [{args.label}] {a}->{b} seed {args.motion_seed}: {cells}; best gain {best:.1%} "
-          f"(SSIM {max(c[2] for c in curve):.3f}); {samples:.0f} samples/s", flush=True)
-    return {"reached": reached, "best": best, "samples_per_s": samples}
+    print(f"RESULT [{args.label}] {a}->{b} seed {args.motion_seed}: SSIM gain {cells(reached, (0.5, 0.7, 0.8))}; "
+          f"best gain {best:.1%}, final {curve[-1][3]:.1%} (SSIM {max(c[2] for c in curve):.3f}); "
+          f"{samples:.0f} samples/s", flush=True)
+    print(f"RESULT [{args.label}] {a}->{b} seed {args.motion_seed}: recognised as {b} (of the ceiling's "
+          f"{pasted:.0%}, no swap {nothing:.0%}) {cells(known, (0.5, 0.8))}; best {max(c[4] for c in curve):.0%}, "
+          f"final {curve[-1][4]:.0%}", flush=True)
+    return {"reached": reached, "recognised": known, "best": best, "samples_per_s": samples}
 
 
 def main() -> None:
@@ -126,11 +184,17 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=0, help="steps of lr warm-up")
     ap.add_argument("--decay-steps", type=int, default=0, help="cosine lr decay over this many steps (0 = none)")
     ap.add_argument("--color-transfer", type=float, default=0.0, help="share of inputs recoloured")
+    ap.add_argument("--code-critic", type=float, default=0.0, help="weight of the code critic (true face power)")
+    ap.add_argument("--warp", type=float, default=1.0, help="strength of the random warp")
+    ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="any other TrainConfig setting")
+    ap.add_argument("--base", help="start from this pretrained base file (default: from scratch)")
+    ap.add_argument("--model-set", nargs="*", default=[], metavar="NAME=VALUE", help="a ModelConfig change")
     ap.add_argument("--config", default="lite", help="model config (lite or original)")
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
     ap.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
     ap.add_argument("--save", help="a model folder to save the final checkpoint in")
     ap.add_argument("--label", default="default")
+    ap.add_argument("--figure", help="a PNG of held-out faces, their swaps and the truth at the end")
     args = ap.parse_args()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     if not args.skip_throughput:

@@ -9,7 +9,7 @@ import inspect
 from ..collect import collect
 from ..faces import extraction, identity
 from ..swapping.options import BLEND_MODES, COLOR_MODES, SwapOptions
-from ..training.recipe import KEPT, LEARNING_RATES
+from ..training.recipe import BASE_RECIPE, FIRST_SEED, KEPT, LEARNING_RATES
 from . import commands
 
 
@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("person", metavar="PERSON", help="the face set (workspace/faces/PERSON)")
     p.add_argument("--sort", default="identity", choices=["identity", "blur", "yaw", "size"])
     p.add_argument("--prune", type=_number(int, 0), default=0, help="move the N last (worst) into rejected/")
+    _pretrain(command("pretrain", commands.do_pretrain,
+                      "train a base (shared encoder + a generic decoder) on many made-up seed<N> people"))
     _train(command("train", commands.do_train, "train the shared encoder and one decoder per person"))
     _convert(command("convert", commands.do_convert,
                      "swap the faces of a video into one person of a trained model, audio kept"))
@@ -139,6 +141,10 @@ def _train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=COUNT, required=True, help="train until this step")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     p.add_argument("--model", help="model folder name under workspace/models (default A-B-config)")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--base", help="a new model starts from this pretrained base file "
+                                      "(default: the base shipped for --config, if the recipe uses one)")
+    start.add_argument("--from-scratch", action="store_true", help="a new model starts from random weights")
     # settings: None when not given, so that --resume keeps the saved ones (defaults: recipe.recipe)
     p.add_argument("--batch-size", type=_number(int, 1, 4096),
                    help=f"faces per person per step (default {KEPT['batch_size']})")
@@ -161,6 +167,18 @@ def _train(p: argparse.ArgumentParser) -> None:
                    help=f"steps between preview images (default {commands.TRAIN_EXTRAS['preview_every']})")
     p.add_argument("--checkpoint-every", type=COUNT,
                    help=f"steps between checkpoints (default {commands.TRAIN_EXTRAS['checkpoint_every']})")
+
+
+def _pretrain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="lite", choices=list(LEARNING_RATES))
+    p.add_argument("--people", type=_number(int, 2, 1000), default=BASE_RECIPE["count"],
+                   help=f"made-up people seed{FIRST_SEED}, seed{FIRST_SEED + 1}, ...")
+    p.add_argument("--frames", type=_number(int, 8, 10000), default=BASE_RECIPE["frames"],
+                   help="frames rendered per person")
+    p.add_argument("--steps", type=COUNT, default=BASE_RECIPE["steps"], help="training steps")
+    p.add_argument("--seed", type=_number(int, 0), default=BASE_RECIPE["seed"], help="random seed")
+    p.add_argument("--out", help="the base file (default: WORKSPACE/bases/CONFIG.safetensors)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best one here)")
 
 
 def _convert(p: argparse.ArgumentParser) -> None:

@@ -93,8 +93,14 @@ def do_train(args: argparse.Namespace) -> None:
     distributed = train.init_distributed()
     out = model_dir(args.workspace, args.persons, args.config, args.model)
     faces = train.load_faces(args.workspace, args.persons)
+    start = None
+    if not args.resume and not train.checkpoints_in(out):  # a new model: from a base or from scratch
+        start = recipe.starting_model(args.persons, args.config, args.base, args.from_scratch, config.seed)
+        print(f"{out}: a new model, " + (f"starting from the base {args.base or 'shipped for ' + args.config}"
+                                         if args.base or not args.from_scratch and recipe.FROM_BASE
+                                         else "starting from scratch"))
     trainer = train.open_trainer(out, faces, args.persons, args.config, config, resume=args.resume,
-                                 device=args.device, **(given if args.resume else {}))
+                                 device=args.device, model=start, **(given if args.resume else {}))
     if args.resume:
         changed = [f"{k} {old} -> {new}" for k, (old, new) in trainer.changed.items()]
         print(f"resuming {out} at step {trainer.step}" + (f"; changed: {', '.join(changed)}" if changed else
@@ -109,6 +115,21 @@ def do_train(args: argparse.Namespace) -> None:
     last = trainer.history[-1] if trainer.history else {}
     print(f"{out}: step {trainer.step}, loss " + ", ".join(f"{p} {last.get(p, float('nan')):.4f}"
                                                           for p in args.persons))
+
+
+def do_pretrain(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from ..device import pick_device
+    from ..training import pretrain
+
+    pick_device(args.device)
+    out = Path(args.out) if args.out else Path(args.workspace) / "bases" / f"{args.config}.safetensors"
+    if out.exists():
+        print(f"{out} exists: it is replaced only once the new base is complete")
+    pretrain.pretrain(out, args.config, args.people, args.frames, args.steps, args.seed, device=args.device)
+    print(f"{out}: a {args.config} base of {args.people} people, {args.steps} steps, "
+          f"{out.stat().st_size / 1e6:.1f} MB, sha256 {pretrain.file_hash(out)}")
 
 
 def do_convert(args: argparse.Namespace) -> None:

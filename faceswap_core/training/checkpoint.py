@@ -28,9 +28,10 @@ KEEP = 2  # checkpoints kept per model folder
 
 
 def save(out_dir: str | Path, model: FaceSwapModel, optims: dict[str, torch.optim.Optimizer], state: dict,
-         history: list[dict]) -> Path:
+         history: list[dict], extra: dict[str, torch.Tensor] | None = None) -> Path:
     """Write a checkpoint of `model` at `state["step"]` (temp folder, then rename) and point `latest` at it;
-    `state` holds the JSON-able rest (train config, generator state)."""
+    `state` holds the JSON-able rest (train config, generator state), `extra` other training tensors (the
+    code critic's weights) for extra.safetensors."""
     out = Path(out_dir)
     ckdir = out / "checkpoints"
     ckdir.mkdir(parents=True, exist_ok=True)
@@ -44,6 +45,9 @@ def save(out_dir: str | Path, model: FaceSwapModel, optims: dict[str, torch.opti
         save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
                   str(tmp / "model.safetensors"))
         save_file(_optim_tensors(optims), str(tmp / "optim.safetensors"))
+        if extra:
+            save_file({k: v.detach().cpu().contiguous() for k, v in extra.items()},
+                      str(tmp / "extra.safetensors"))
         full = {"model_config": asdict(model.config), "persons": model.persons, **state,
                 "saved": time.strftime("%Y-%m-%dT%H:%M:%S")}
         (tmp / "state.json").write_text(json.dumps(full))
@@ -132,6 +136,11 @@ def load_optimizers(optims: dict[str, torch.optim.Optimizer], checkpoint: str | 
         opt.load_state_dict(sd)
 
 
+def load_extra(checkpoint: str | Path) -> dict[str, torch.Tensor]:
+    """The extra training tensors saved with a checkpoint (see `save`)."""
+    return _load_tensors(Path(checkpoint) / "extra.safetensors")
+
+
 def _optim_tensors(optims: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
     out = {}
     for p, opt in optims.items():
@@ -152,4 +161,4 @@ def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
                             f"{path.parent.parent} is kept: load that one") from None
 
 
-__all__ = ["checkpoints", "latest", "load_model", "load_optimizers", "save"]
+__all__ = ["checkpoints", "latest", "load_extra", "load_model", "load_optimizers", "save"]

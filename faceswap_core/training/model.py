@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ..errors import FaceswapError
 from ..faces.align import CORE
@@ -27,6 +28,9 @@ class ModelConfig:
     code_channels: int = 1024  # the code is reshaped to 4x4 x this before upscaling
     encoder_upscale: int = 512
     decoder_filters: tuple[int, ...] = (256, 128, 64)
+    # the encoder looks at the face at this size (area-downsampled, then back up; 0 = full size): the code
+    # cannot carry the fine details, so each decoder draws its own person's
+    encoder_view: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -75,9 +79,14 @@ class Encoder(nn.Module):
         self.from_code = nn.Linear(c.dense, c.code_channels * 4 * 4)
         self.upscale = Upscale(c.code_channels, c.encoder_upscale)
         self.code_channels = c.code_channels
+        self.view = c.encoder_view
 
     def code(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, S, S) -> (N, dense): the shared code."""
+        if self.view and self.view < x.shape[-1]:
+            size = x.shape[-2:]
+            x = F.interpolate(F.interpolate(x, size=(self.view, self.view), mode="area"), size=size,
+                              mode="bilinear", align_corners=False)
         return self.to_code(self.convs(x).flatten(1))
 
     def expand(self, z: torch.Tensor) -> torch.Tensor:
@@ -135,9 +144,11 @@ class FaceSwapModel(nn.Module):
                                 f"it knows {', '.join(self.persons)}")
         return self.decoders[person]
 
-    def forward(self, x: torch.Tensor, person: str) -> torch.Tensor:
-        """Encode any face, decode it as `person`."""
-        return self.decoder(person)(self.encoder(x))
+    def forward(self, x: torch.Tensor, person: str, with_code: bool = False):
+        """Encode any face, decode it as `person` (with `with_code`: also return the shared code)."""
+        code = self.encoder.code(x)
+        out = self.decoder(person)(self.encoder.expand(code))
+        return (out, code) if with_code else out
 
     def swap(self, x: torch.Tensor, to: str) -> torch.Tensor:
         return self.forward(x, to)

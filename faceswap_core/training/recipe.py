@@ -13,6 +13,12 @@ from ..faces.align import CORE
 KEPT = {"batch_size": 32, "masked": True, "ssim_weight": 0.5, "clip_grad": 1.0}
 # lite learns fastest with 1e-3; the classic model uses 5e-5
 LEARNING_RATES = {"lite": 1e-3, "original": 5e-5}
+# a new pair's model starts from the shipped pretrained base (training/pretrain.py); measured in
+# docs/training.md
+FROM_BASE = False
+# how the shipped base was built (`faceswap-core pretrain` defaults): people seed<FIRST_SEED>, ...
+BASE_RECIPE = {"count": 24, "frames": 100, "steps": 4000, "seed": 0}
+FIRST_SEED = 100  # clear of every seed<N> a chapter, test or doc uses
 
 
 @dataclass(frozen=True)
@@ -38,17 +44,38 @@ class TrainConfig:
     coverage: float = CORE  # the centre of the crop the network sees (the classic 160 of 256)
     preview_every: int = 0  # steps between preview images (0 = never)
     checkpoint_every: int = 0  # steps between checkpoints (0 = only at the end)
+    # weight of the code critic ("true face power"): the encoder is pushed to make the persons' codes
+    # indistinguishable to a small critic that learns to tell them apart (0 = off)
+    code_critic: float = 0.0
+    # extra L1 weight on the eyes, brows and mouth (where a face recogniser looks; DeepFaceLab's "eyes and
+    # mouth priority", faceswap's eye and mouth multipliers); 0 = off
+    eyes_mouth: float = 0.0
+    # the last share of `decay_steps` trains without the random warp (DeepFaceLab's recipe); 0 = warp always
+    warp_off: float = 0.0
 
     def __post_init__(self):
         for name in ("batch_size", "lr"):
             if not getattr(self, name) > 0:
                 raise FaceswapError(f"{name.replace('_', ' ')} {getattr(self, name)}: it must be above 0")
-        for name in ("ssim_weight", "clip_grad", "warp", "warmup", "decay_steps", "preview_every",
+        for name in ("ssim_weight", "clip_grad", "code_critic", "eyes_mouth", "warp_off", "warp", "warmup",
+                     "decay_steps", "preview_every",
                      "checkpoint_every"):
             if getattr(self, name) < 0:
                 raise FaceswapError(f"{name.replace('_', ' ')} {getattr(self, name)}: it must be 0 or more")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise FaceswapError(f"precision {self.precision!r}: use auto, bf16 or fp32")
+
+
+def starting_model(persons: list[str], config: str = "lite", base=None, from_scratch: bool = False,
+                   seed: int = 0):
+    """The weights a new pair's model starts from: the base file `base` if given, else the shipped base
+    when the recipe uses one (`FROM_BASE`) and not `from_scratch`, else random weights from `seed`."""
+    from .model import FaceSwapModel
+    from .pretrain import from_base
+
+    if base is not None or (FROM_BASE and not from_scratch):
+        return from_base(list(persons), config, base)
+    return FaceSwapModel.create(config, list(persons), seed=seed)
 
 
 def recipe(config: str = "lite", steps: int = 0, **changes) -> TrainConfig:

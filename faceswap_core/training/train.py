@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import signal
 import threading
 import time
@@ -25,19 +24,16 @@ from ..faces.faceset import FaceDataset, FaceSet
 from ..files import lock
 from ..progress import progress_bar
 from ..workspace import faces_dir
-from . import augment
+from . import augment, remedies
 from . import checkpoint as ckpt
+from .distributed import current, init_distributed, same_everywhere  # noqa: F401 (train.init_distributed)
 from .losses import reconstruction_loss
 from .model import FaceSwapModel
 from .recipe import TrainConfig
 
 TRAIN_CROP = 128  # face-set crops are resized to this (whole padded crop) before the random transform
 MIN_LR = 0.05  # the cosine schedule ends at this share of the learning rate
-
-
-def _dist():
-    return (torch.distributed if torch.distributed.is_available() and torch.distributed.is_initialized()
-            else None)
+CRITIC = "_critic"  # the code critic's optimizer in a checkpoint (person names are words: no clash)
 
 
 class Trainer:
@@ -61,7 +57,7 @@ class Trainer:
         self.images = {p: d.images for p, d in data.items()}  # (N, 3, H, W) uint8
         self.masks = {p: d.masks for p, d in data.items()}  # (N, 1, H, W) uint8
         self.color = {p: self._color_stats(p) for p in model.persons} if config.color_transfer else {}
-        self.dist = _dist()
+        self.dist = current()
         # torchrun: each process its own GPU (init_distributed chose it)
         if self.dist and self.device == "cuda":
             self.device = f"cuda:{torch.cuda.current_device()}"
@@ -74,7 +70,7 @@ class Trainer:
         self.model.coverage = config.coverage
         self.net: torch.nn.Module = self.model
         if self.dist:
-            _same_everywhere(self.dist, model, config, {p: len(self.images[p]) for p in model.persons})
+            same_everywhere(self.dist, model, config, {p: len(self.images[p]) for p in model.persons})
             from torch.nn.parallel import DistributedDataParallel
 
             # One wrapper around the whole model (a half-step leaves the other decoder unused); DDP starts
@@ -87,6 +83,7 @@ class Trainer:
                                            + list(model.decoders[p].parameters()),
                                            lr=config.lr, betas=(config.beta1, config.beta2))
                        for p in model.persons}
+        self.critic = remedies.CodeCritic.create(model, config, self.device) if config.code_critic else None
         self.step = 0
         self.history: list[dict] = []
         self.changed: dict[str, tuple] = {}  # on resume: setting -> (saved, given)
@@ -107,15 +104,24 @@ class Trainer:
             return lr * (MIN_LR + (1 - MIN_LR) * 0.5 * (1 + math.cos(math.pi * t)))
         return lr
 
+    def warp_at(self, step: int) -> float:
+        """The warp strength of step `step`: none in the last `warp_off` share of `decay_steps`."""
+        cfg = self.cfg
+        if cfg.warp_off and cfg.decay_steps and step >= (1 - cfg.warp_off) * cfg.decay_steps:
+            return 0.0
+        return cfg.warp
+
     def batch(self, person: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A random (warped input, target, target mask) batch of one person."""
         idx = torch.randint(len(self.images[person]), (self.cfg.batch_size,), generator=self.gen)
         imgs = self.images[person][idx].float().div_(255.0)
         masks = self.masks[person][idx].float().div_(255.0)
+        if self.cfg.eyes_mouth:  # the features' map rides along as a second mask channel
+            masks = torch.cat([masks, remedies.features_map(imgs.shape[-1]).expand(len(masks), 1, -1, -1)], 1)
         x, y, m = augment.training_pair(imgs, self.gen, self.model.config.image_size, self.cfg.coverage,
-                                        masks, warp=self.cfg.warp)
+                                        masks, warp=self.warp_at(self.step))
         if self.cfg.color_transfer:  # the input only: the decoder still draws its own person's colours
-            x = self._recolor(x, m, person)
+            x = self._recolor(x, m[:, :1], person)
         if self.pin:
             x, y, m = x.pin_memory(), y.pin_memory(), m.pin_memory()
         return (x.to(self.device, memory_format=self.layout, non_blocking=self.pin),
@@ -143,12 +149,15 @@ class Trainer:
         return torch.where(pick[:, None, None, None], moved, x)
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return reconstruction_loss(pred, target, mask, self.cfg.masked, self.cfg.ssim_weight)
+        loss = reconstruction_loss(pred, target, mask[:, :1], self.cfg.masked, self.cfg.ssim_weight)
+        if self.cfg.eyes_mouth:  # the features' map is the mask's second channel
+            loss = loss + self.cfg.eyes_mouth * remedies.features_l1(pred, target, mask[:, 1:])
+        return loss
 
     def train_step(self) -> dict[str, float]:
         """One step: each person in turn, its decoder and the shared encoder updated on its batch."""
         self.model.train()
-        losses = {}
+        losses, codes = {}, {}
         lr = self.lr_at(self.step)
         # one random stream per (seed, rank, step): resume needs no saved generator state
         self.gen.manual_seed(int(np.random.SeedSequence([self.cfg.seed, self.rank, self.step])
@@ -160,14 +169,19 @@ class Trainer:
                 group["lr"] = lr
             opt.zero_grad(set_to_none=True)
             with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.autocast):
-                pred = self.net(x, p)
+                pred, code = self.net(x, p, with_code=True)
             loss = self.loss(pred.float(), y, m)
+            if self.critic is not None:  # fool the critic: its guess should be no better than chance
+                codes[p] = code.detach().float()
+                loss = loss + self.cfg.code_critic * self.critic.fooled(code.float())
             loss.backward()  # under DDP this returns with the gradients averaged over the replicas
             # a rare huge step (with SSIM and a high lr) can kill the decoder for good
             if self.cfg.clip_grad:
                 torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], self.cfg.clip_grad)
             opt.step()
             losses[p] = float(loss.detach())
+        if self.critic is not None:
+            losses["critic"] = self.critic.learn(codes, self.model.persons, lr)
         self.step += 1
         self.history.append({"step": self.step, "time": round(time.time(), 3),
                              **{p: round(v, 6) for p, v in losses.items()}})
@@ -241,7 +255,11 @@ class Trainer:
     def save(self) -> Path:
         """Write a checkpoint atomically (temp folder, then rename); keep the previous one."""
         state = {"train_config": asdict(self.cfg), "step": self.step}
-        return ckpt.save(self.out, self.model, self.optims, state, self.history)
+        if self.critic is None:
+            return ckpt.save(self.out, self.model, self.optims, state, self.history)
+        optims = {**self.optims, CRITIC: self.critic.optim}
+        return ckpt.save(self.out, self.model, optims, state, self.history,
+                         {f"critic.{k}": v for k, v in self.critic.state_dict().items()})
 
     @classmethod
     def resume(cls, out_dir: str | Path, faces: dict[str, tuple[np.ndarray, np.ndarray]],
@@ -254,7 +272,12 @@ class Trainer:
         cfg = TrainConfig(**{**asdict(saved), **overrides})
         t = cls(model, faces, out, cfg, device)
         t.changed = {k: (getattr(saved, k), v) for k, v in overrides.items() if getattr(saved, k) != v}
-        ckpt.load_optimizers(t.optims, ck)
+        if t.critic is not None and saved.code_critic:  # a critic added on resume starts afresh
+            t.critic.load_state_dict({k[7:]: v for k, v in ckpt.load_extra(ck).items()
+                                      if k.startswith("critic.")})
+            ckpt.load_optimizers({**t.optims, CRITIC: t.critic.optim}, ck)
+        else:
+            ckpt.load_optimizers(t.optims, ck)
         t.step = int(state["step"])
         hist = out / "history.json"
         t.history = [h for h in json.loads(hist.read_text()) if h["step"] <= t.step] if hist.exists() else []
@@ -278,32 +301,6 @@ def _term_as_interrupt():
         signal.signal(signal.SIGTERM, old)
 
 
-def _same_everywhere(dist, model: FaceSwapModel, config: TrainConfig, sizes: dict[str, int]) -> None:
-    """Refuse a torchrun launch whose processes disagree about what they train (they would hang or mix)."""
-    mine = {"persons": list(model.persons), "model": model.config.name, "config": asdict(config),
-            "faces": sizes}
-    everyone: list[dict] = [{} for _ in range(dist.get_world_size())]
-    dist.all_gather_object(everyone, mine)
-    for rank, theirs in enumerate(everyone):
-        diff = sorted(k for k in mine if theirs[k] != everyone[0][k])
-        if diff:
-            first, other = ({k: e[k] for k in diff} for e in (everyone[0], theirs))
-            raise FaceswapError(f"torchrun processes disagree about {', '.join(diff)} "
-                                f"(rank 0: {first}, rank {rank}: {other}): "
-                                "start every process with the same arguments and workspace")
-
-
-def init_distributed() -> bool:
-    """Join the process group when started by torchrun (gloo on CPU, nccl on CUDA); False otherwise."""
-    if "RANK" not in os.environ or _dist():
-        return _dist() is not None
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    torch.distributed.init_process_group(backend)
-    if backend == "nccl":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-    return True
-
-
 def load_faces(workspace: str | Path, persons: list[str],
                crop: int = TRAIN_CROP) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The face sets of `persons` as training arrays: whole aligned crops resized to `crop` px, with masks."""
@@ -314,6 +311,11 @@ def load_faces(workspace: str | Path, persons: list[str],
             raise FaceswapError(f"{fs.path}: the face set is empty; extract faces of {p} first")
         out[p] = fs.arrays(size=crop, coverage=1.0)
     return out
+
+
+def checkpoints_in(model_dir: str | Path) -> bool:
+    """Whether a model folder already holds a checkpoint."""
+    return bool(ckpt.checkpoints(model_dir))
 
 
 def open_trainer(model_dir: str | Path, faces: dict[str, tuple[np.ndarray, np.ndarray]], persons: list[str],
