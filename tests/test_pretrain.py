@@ -9,20 +9,21 @@ from safetensors.torch import load_file, save_file
 
 from faceswap_core import synth
 from faceswap_core.errors import FaceswapError
+from faceswap_core.evaluation import pretraining
 from faceswap_core.training import model, pretrain, recipe, train
 
 
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory):
     out = tmp_path_factory.mktemp("base") / "lite.safetensors"
-    pretrain.pretrain(out, "lite", count=2, frames=8, steps=2, progress=False)
+    pretraining.build_base(out, "lite", count=2, frames=16, steps=2, progress=False)
     return out
 
 
 def test_a_base_records_how_it_was_made_and_holds_no_cast_member(tiny_base):
     meta, tensors = pretrain.load_base(tiny_base, "lite")
     assert meta["people"] == json.dumps(["seed100", "seed101"]) and meta["steps"] == "2"
-    assert meta["command"] == "faceswap-core pretrain --config lite --people 2 --frames 8 --steps 2 --seed 0"
+    assert meta["command"] == "faceswap-core pretrain --config lite --people 2 --frames 16 --steps 2 --seed 0"
     assert json.loads(meta["model_config"]) == json.loads(model.get_config("lite").to_json())
     assert not set(json.loads(meta["people"])) & set(synth.CAST)
     assert {k.split(".")[0] for k in tensors} == {"encoder", "decoder"}
@@ -79,9 +80,11 @@ def test_bad_bases_are_one_line_naming_the_file_and_the_rebuild_command(tiny_bas
 
 def test_pretrain_refuses_too_few_people_and_an_unwritable_place(tmp_path):
     with pytest.raises(FaceswapError, match="at least 2 people"):
-        pretrain.pretrain(tmp_path / "b.safetensors", count=1, frames=8, steps=1, progress=False)
+        pretraining.build_base(tmp_path / "b.safetensors", count=1, frames=8, steps=1, progress=False)
+    with pytest.raises(FaceswapError, match="never the named cast"):
+        pretrain.check_people(["seed100", "ines"])
     blocker = tmp_path / "a-file"  # a folder that cannot be made (works as root too, unlike permissions)
     blocker.write_text("x")
     with pytest.raises(FaceswapError, match="cannot write the base there"):
-        pretrain.pretrain(blocker / "b.safetensors", count=2, frames=8, steps=1, progress=False)
+        pretraining.build_base(blocker / "b.safetensors", count=2, frames=16, steps=1, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing half-written

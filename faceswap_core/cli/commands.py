@@ -121,13 +121,15 @@ def do_pretrain(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from ..device import pick_device
+    from ..evaluation import pretraining
     from ..training import pretrain
 
     pick_device(args.device)
     out = Path(args.out) if args.out else Path(args.workspace) / "bases" / f"{args.config}.safetensors"
     if out.exists():
         print(f"{out} exists: it is replaced only once the new base is complete")
-    pretrain.pretrain(out, args.config, args.people, args.frames, args.steps, args.seed, device=args.device)
+    pretraining.build_base(out, args.config, args.people, args.frames, args.steps, args.seed,
+                           device=args.device)
     print(f"{out}: a {args.config} base of {args.people} people, {args.steps} steps, "
           f"{out.stat().st_size / 1e6:.1f} MB, sha256 {pretrain.file_hash(out)}")
 

@@ -1,6 +1,7 @@
 """A pretrained base: the shared encoder and one generic decoder trained on many made-up people, so that a
 pair's model starts from an encoder that already reads faces and decoders that already draw them
-(DeepFaceLab's pretrain mode). Taught in chapter 08; `faceswap-core pretrain` builds one.
+(DeepFaceLab's pretrain mode). Taught in chapter 08; `faceswap-core pretrain` builds one
+(`evaluation.pretraining.build_base` renders the people, then `pretrain` trains).
 
 Only seeded random people (``seed<N>``, N >= `FIRST_SEED`) are used, never the named cast nor the pair kept
 aside for measurements (seed3 -> seed8), so no chapter's pair is seen in pretraining. The base is one
@@ -24,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from ..errors import FaceswapError
-from ..files import lock
+from ..files import lock, write_json
 from .model import FaceSwapModel, ModelConfig, get_config
 from .recipe import BASE_RECIPE, FIRST_SEED, recipe
 
@@ -36,9 +37,9 @@ GENERIC = "generic"  # the name of the pretraining's one decoder
 
 def people(count: int, first: int = FIRST_SEED) -> list[str]:
     """The made-up people a base is trained on: seed<first> ... seed<first + count - 1>."""
-    if count < 2:
-        raise FaceswapError(f"--people {count}: a base needs at least 2 people (16 or more is usual)")
-    return [f"seed{first + i}" for i in range(count)]
+    names = [f"seed{first + i}" for i in range(count)]
+    check_people(names)
+    return names
 
 
 def rebuild_command(config: str, count: int, frames: int, steps: int, seed: int) -> str:
@@ -46,65 +47,76 @@ def rebuild_command(config: str, count: int, frames: int, steps: int, seed: int)
             f"--seed {seed}")
 
 
-def render_faces(workspace: str | Path, names: list[str], frames: int, seed: int = 0,
-                 progress: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Render a clip of each made-up person into `workspace`, extract its faces (truth landmarks, 256 px)
-    and return the training arrays (`train.load_faces`)."""
-    from .. import collect
-    from ..faces import extraction
-    from .train import load_faces
-
-    for i, name in enumerate(names):
-        if not name.startswith("seed"):
-            raise FaceswapError(f"{name}: a base is trained on seed<N> people only, never the named cast")
-        rec = collect.collect(f"synthetic:{name}", name, workspace, frames=frames, size=256,
-                              seed=7000 + 31 * seed + i)
-        extraction.extract(rec.path(workspace, name), name, workspace, detector="truth", size=256,
-                           progress=False, overwrite=True)
-        if progress:
-            print(f"  rendered {name} ({i + 1}/{len(names)})", flush=True)
-    return load_faces(workspace, names)
-
-
-def pretrain(out: str | Path, config: str = "lite", count: int = BASE_RECIPE["count"],
-             frames: int = BASE_RECIPE["frames"], steps: int = BASE_RECIPE["steps"],
-             seed: int = BASE_RECIPE["seed"], workspace: str | Path | None = None, progress: bool = True,
-             device: str | None = None) -> Path:
-    """Train a base on `count` made-up people (`frames` each) for `steps` steps of the kept recipe, one
-    generic decoder for all; write it to `out` (a .safetensors file; temp file, then rename). Seeded:
-    the same arguments give the same base on the same machine."""
+def pretrain(out: str | Path, faces: dict[str, tuple[np.ndarray, np.ndarray]], config: str = "lite",
+             steps: int = BASE_RECIPE["steps"], seed: int = BASE_RECIPE["seed"], frames: int = 0,
+             progress: bool = True, device: str | None = None) -> Path:
+    """Train a base on the faces of made-up people ({seed<N>: training arrays}, `evaluation.pretraining`
+    renders them) for `steps` steps of the kept recipe, one generic decoder for all; write it to `out` (a
+    .safetensors file; temp file, then rename) with a JSON record beside it. Seeded: the same arguments give
+    the same base on the same machine."""
     from .train import Trainer
 
     out = Path(out)
+    names = list(faces)
+    check_people(names)
     if out.suffix != ".safetensors":
         raise FaceswapError(f"{out}: a base is a .safetensors file; give a name ending in .safetensors")
-    if steps < 1 or frames < 8:
-        raise FaceswapError(f"steps {steps}, frames {frames}: give --steps 1 or more and --frames 8 or more")
-    names = people(count)
+    if steps < 1:
+        raise FaceswapError(f"steps {steps}: give --steps 1 or more")
     shape = get_config(config)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=out.parent, prefix=".write-test-")
-        probe.close()
-    except OSError as e:
-        raise FaceswapError(f"{out.parent}: cannot write the base there ({e.strerror}); "
-                            "choose another --out") from None
+    settings = recipe(config, steps, seed=seed)
+    pooled = (np.concatenate([faces[p][0] for p in names]), np.concatenate([faces[p][1] for p in names]))
+    if len(pooled[0]) < settings.batch_size:
+        raise FaceswapError(f"{len(names)} people with {len(pooled[0])} faces in all, fewer than a batch "
+                            f"({settings.batch_size}): give more people or frames")
+    writable(out)
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="pretrain-") as tmp:
-        ws = Path(workspace) if workspace else Path(tmp) / "workspace"
-        faces = render_faces(ws, names, frames, seed, progress)
-        pooled = (np.concatenate([faces[p][0] for p in names]), np.concatenate([faces[p][1] for p in names]))
         model = FaceSwapModel.create(shape, [GENERIC], seed=seed)
-        trainer = Trainer(model, {GENERIC: pooled}, Path(tmp) / "model", recipe(config, steps, seed=seed),
-                          device)
+        trainer = Trainer(model, {GENERIC: pooled}, Path(tmp) / "model", settings, device)
         trainer.train(steps, progress=progress)
         losses = [h[GENERIC] for h in trainer.history[-50:]]
     meta = {"format": FORMAT, "version": str(VERSION), "model_config": shape.to_json(),
             "people": json.dumps(names), "frames": str(frames), "steps": str(steps), "seed": str(seed),
             "final_loss": f"{float(np.mean(losses)):.4f}", "minutes": f"{(time.time() - started) / 60:.1f}",
-            "command": rebuild_command(config, count, frames, steps, seed), "coverage": str(model.coverage)}
+            "command": rebuild_command(config, len(names), frames, steps, seed),
+            "coverage": str(model.coverage)}
     save_base(model, out, meta)
+    write_json(out.with_suffix(".json"), record(out), indent=1)
     return out
+
+
+def check_people(names: list[str]) -> None:
+    """A base is trained on seed<N> people (N >= FIRST_SEED) only, never the named cast, at least 2."""
+    if len(names) < 2:
+        raise FaceswapError(f"--people {len(names)}: a base needs at least 2 people (16 or more is usual)")
+    wrong = [n for n in names if not (n.startswith("seed") and n[4:].isdigit() and int(n[4:]) >= FIRST_SEED)]
+    if wrong:
+        raise FaceswapError(f"{', '.join(wrong)}: a base is trained on seed<N> people with N >= {FIRST_SEED} "
+                            "only, never the named cast nor a pair the docs measure")
+
+
+def writable(out: Path) -> None:
+    """Refuse, in one line, a place the base cannot be written to (before any training time is spent)."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tempfile.NamedTemporaryFile(dir=out.parent, prefix=".write-test-").close()
+    except OSError as e:
+        raise FaceswapError(f"{out.parent}: cannot write the base there ({e.strerror}); "
+                            "choose another --out") from None
+
+
+def record(path: Path) -> dict:
+    """What a base's JSON record (beside it) says: its hash and size, and how it was made."""
+    meta = load_base(path, json.loads(_metadata(path)["model_config"])["name"])[0]
+    return {"file": path.name, "sha256": file_hash(path), "bytes": path.stat().st_size,
+            **{k: meta[k] for k in ("command", "minutes", "final_loss", "steps", "frames", "seed")},
+            "people": json.loads(meta["people"])}
+
+
+def _metadata(path: Path) -> dict:
+    with safe_open(str(path), "pt") as f:
+        return dict(f.metadata() or {})
 
 
 def save_base(model: FaceSwapModel, out: Path, meta: dict[str, str]) -> None:
@@ -134,8 +146,7 @@ def load_base(path: str | Path | None = None, config: str = "lite") -> tuple[dic
     if not path.exists():
         raise FaceswapError(f"{path}: no base here; {rebuild}, or train from scratch (--from-scratch)")
     try:
-        with safe_open(str(path), "pt") as f:
-            meta = dict(f.metadata() or {})
+        meta = _metadata(path)
         tensors = {k: v.float() for k, v in load_file(str(path)).items()}
     except (SafetensorError, OSError, ValueError) as e:
         raise FaceswapError(f"{path}: a damaged base file ({str(e)[:60]}); {rebuild}") from None
