@@ -9,13 +9,15 @@ here (a DAG; tests/test_layout.py checks every import, lazy ones included).
     collect      clips from URLs (yt-dlp), local files and the cast, with a manifest             ch. 01
     faces/       detect (truth, cascade, dlib, FAN), align, steady, landmark scores, identity (the
                  recogniser and its verdict on a swap), face sets, extraction, curation         ch. 02
-    training/    augment (random transform and warp), model, losses, recipe, the trainer loop,
-                 checkpoint                                                                      ch. 03-04
+    training/    augment (random transform and warp), model, losses, recipe, remedies (code critic,
+                 eyes and mouth), the trainer loop, distributed (torchrun), checkpoint, pretrain
+                 (the base)                                                                      ch. 03-04, 08
     provenance/  what marks a swap: visible label and tags, watermark, content credentials,
                  verify                                                                          ch. 05, 09
     swapping/    one frame (find, align, decode, blend), tracking between detections, a whole video  ch. 05
     evaluation/  pixel scores against the truth, the truth probe, the recogniser on cast swaps,
-                 claims, experiments                                                             ch. 04-08
+                 code probe (does the code say who it is), claims, experiments, pretraining (the
+                 base's made-up people)                                                          ch. 04-08
     detection/   telling swaps from real faces: features, nets, data set, the saved swap detector   ch. 09
     lab/         what only the notebooks need: figures, widgets, sample photos, report, tour
     cli/         `faceswap-core <stage> ...` mirrors the notebooks (arguments, commands)

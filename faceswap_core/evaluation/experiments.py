@@ -23,7 +23,7 @@ from .. import synth
 from ..errors import FaceswapError
 from ..faces import extraction, faceset
 from ..files import write_json
-from ..training import recipe, train
+from ..training import pretrain, recipe, train
 from ..training.checkpoint import load_model
 from ..training.model import FaceSwapModel, fine_tune_start
 from ..workspace import faces_dir
@@ -52,6 +52,7 @@ class Experiment:
     decay: bool = True  # cosine learning-rate decay over the steps
     eval_every: int = 100  # steps between quality measurements (0: only at the end)
     init: Experiment | None = None  # fine-tune: start from this experiment's model (B's decoder re-used)
+    base: str = ""  # start from a pretrained base: "shipped" (the package's), a base file, or "" (scratch)
     seed: int = 0
 
     def key(self) -> str:
@@ -157,6 +158,8 @@ def _train(exp: Experiment, workspace, folder: Path, probe_frames: int, progress
         base = run(exp.init, workspace, probe_frames=probe_frames, progress=progress)
         model = fine_tune_start(load_model(_root(workspace) / "runs" / base["key"] / "model"), exp.source,
                                 exp.target)
+    elif exp.base:
+        model = pretrain.from_base(persons, "lite", _base_file(exp.base))
     else:
         model = FaceSwapModel.create("lite", persons, seed=exp.seed)
     cfg = recipe.recipe("lite", exp.steps if exp.decay else 0, batch_size=exp.batch_size, lr=exp.lr,
@@ -185,9 +188,17 @@ def _train(exp: Experiment, workspace, folder: Path, probe_frames: int, progress
             "baseline": pr.baseline(), "ceiling": pr.ceiling()}
 
 
+def _base_file(base: str) -> Path:
+    return pretrain.shipped("lite") if base == "shipped" else Path(base)
+
+
 def _plain(exp: Experiment) -> dict:
     d = asdict(exp)
     d["init"] = exp.init.key() if exp.init else None
+    if exp.base:  # a rebuilt base is another starting point: the cache key follows the file's hash
+        d["base"] = pretrain.file_hash(_base_file(exp.base))[:16]
+    else:
+        d.pop("base")  # (the keys of from-scratch runs cached before this field existed stay valid)
     return d
 
 

@@ -25,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from ..errors import FaceswapError
-from ..files import lock, write_json
+from ..files import lock, usual_mode, write_json
 from .model import FaceSwapModel, ModelConfig, get_config
 from .recipe import BASE_RECIPE, FIRST_SEED, recipe
 
@@ -128,6 +128,7 @@ def save_base(model: FaceSwapModel, out: Path, meta: dict[str, str]) -> None:
     with lock(out.parent, f"the base {out.name}"):
         try:
             save_file(tensors, str(tmp), metadata=meta)
+            usual_mode(tmp)  # (safetensors writes it private to its owner)
             os.replace(tmp, out)
         finally:
             tmp.unlink(missing_ok=True)
