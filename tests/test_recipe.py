@@ -40,6 +40,7 @@ def test_chapter_04_defaults_are_the_recipe():
     kept = recipe.recipe(params["CONFIG"], params["STEPS"])
     assert {k: params[k] for k in KNOBS} == {k: getattr(kept, f) for k, f in KNOBS.items()}
     assert params["LR_DECAY"] == (kept.decay_steps == params["STEPS"] > 0)
+    assert params["FROM_BASE"] == recipe.FROM_BASE  # the base is the start only where the recipe keeps it
 
 
 @pytest.mark.parametrize("nb", tour.chapters(), ids=lambda p: p.stem)
