@@ -10,7 +10,7 @@ from safetensors.torch import load_file, save_file
 from faceswap_core import synth
 from faceswap_core.errors import FaceswapError
 from faceswap_core.evaluation import pretraining
-from faceswap_core.training import model, pretrain, recipe, train
+from faceswap_core.training import model, pretrain, recipe, swap_pretrain, train
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,26 @@ def test_pretrain_refuses_too_few_people_and_an_unwritable_place(tmp_path):
     with pytest.raises(FaceswapError, match="cannot write the base there"):
         pretraining.build_base(blocker / "b.safetensors", count=2, frames=16, steps=1, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing half-written
+
+
+def test_swap_pairs_teach_a_decoder_to_draw_the_person_its_vector_names(tmp_path):
+    pairs = pretraining.render_swap_pairs(["seed100", "seed101"], 16, progress=False)
+    assert pairs.inputs.shape == pairs.targets.shape == (64, 3, 128, 128) and pairs.masks.shape == (64, 1, 128, 128)
+    own, cross = pairs.inputs[0::2], pairs.inputs[1::2]
+    assert torch.equal(own, cross)  # each frame gives two pairs with the same input...
+    assert torch.equal(pairs.targets[0::2], own)  # ...its own redraw...
+    assert (pairs.who[0::2] != pairs.who[1::2]).all()  # ...and a swap into the other person, whose face differs
+    assert (pairs.targets[1::2].float() - own.float()).abs().mean() > 5
+    base = swap_pretrain.pretrain_swaps(tmp_path / "s.safetensors", pairs, steps=2, frames=16, progress=False)
+    meta, tensors = pretrain.load_base(base, "lite")
+    assert meta["kind"] == "swaps" and meta["command"].endswith("--swaps")
+    m = pretrain.from_base(["ana", "ben"], "lite", base)
+    assert m.config.identity_dim == swap_pretrain.IDENTITY_DIM
+    for p in ("ana", "ben"):  # both decoders start as the average made-up person, then learn their own
+        assert torch.equal(m.decoders[p].identity, tensors["decoder.identity"])
+    x = torch.rand(2, 3, 64, 64)
+    h = m.encoder(x)
+    with torch.no_grad():  # the vector decides what is drawn from the same features
+        a = m.decoders["ana"](h)
+        b = m.decoders["ana"](h, torch.randn(2, swap_pretrain.IDENTITY_DIM))
+    assert not torch.allclose(a, b)

@@ -177,6 +177,8 @@ def _pretrain(p: argparse.ArgumentParser) -> None:
                    help="frames rendered per person")
     p.add_argument("--steps", type=COUNT, default=BASE_RECIPE["steps"], help="training steps")
     p.add_argument("--seed", type=_number(int, 0), default=BASE_RECIPE["seed"], help="random seed")
+    p.add_argument("--swaps", action="store_true",
+                   help="teach an identity-conditioned decoder with swaps between the people (their truth)")
     p.add_argument("--out", help="the base file (default: WORKSPACE/bases/CONFIG.safetensors)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best one here)")
 

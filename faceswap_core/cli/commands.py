@@ -129,7 +129,7 @@ def do_pretrain(args: argparse.Namespace) -> None:
     if out.exists():
         print(f"{out} exists: it is replaced only once the new base is complete")
     pretraining.build_base(out, args.config, args.people, args.frames, args.steps, args.seed,
-                           device=args.device)
+                           device=args.device, swaps=args.swaps)
     print(f"{out}: a {args.config} base of {args.people} people, {args.steps} steps, "
           f"{out.stat().st_size / 1e6:.1f} MB, sha256 {pretrain.file_hash(out)}")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import synth
-from ..faces import extraction
-from ..training import pretrain, train
+from ..faces import align, extraction
+from ..training import pretrain, swap_pretrain, train
 from ..training.recipe import BASE_RECIPE
 
 CLIP_SEED = 7000  # the motion seed of person i's clip: CLIP_SEED + 31 * seed + i
@@ -32,15 +32,47 @@ def render_people(workspace: str | Path, names: list[str], frames: int, seed: in
     return train.load_faces(workspace, names)
 
 
+def render_swap_pairs(names: list[str], frames: int, seed: int = 0, progress: bool = True,
+                      crop: int = train.TRAIN_CROP) -> swap_pretrain.SwapPairs:
+    """For each made-up person P, `frames` frames of a clip's motion; each gives two training pairs, both cut
+    with P's alignment: P redrawn as P, and P swapped into another person Q (Q rendered in the exact
+    conditions of P's frame, the truth). Whole padded crops of `crop` px, as `train.load_faces` gives."""
+    pretrain.check_people(names)
+    rng = np.random.default_rng(seed)
+    people = [synth.get_identity(n) for n in names]
+    xs, ys, ms, who = [], [], [], []
+    for i, person in enumerate(people):
+        for c in synth.random_motion(frames, 25.0, CLIP_SEED + 31 * seed + i):
+            own = synth.render(person, c, 256)
+            q = int(rng.integers(len(people) - 1))
+            q += q >= i
+            mat = align.alignment_matrix(own.landmarks, crop)
+            x = align.crop(own.frame, mat, crop)
+            for k, r in ((i, own), (q, synth.render(people[q], c, 256))):
+                xs.append(x)
+                ys.append(align.crop(r.frame, mat, crop))
+                ms.append(align.crop(align.face_mask(r.landmarks, r.frame.shape), mat, crop))
+                who.append(k)
+        if progress:
+            print(f"  rendered {person.name} and its swaps ({i + 1}/{len(people)})", flush=True)
+    return swap_pretrain.SwapPairs(np.stack(xs), np.stack(ys), np.stack(ms), np.array(who), names)
+
+
 def build_base(out: str | Path, config: str = "lite", count: int = BASE_RECIPE["count"],
                frames: int = BASE_RECIPE["frames"], steps: int = BASE_RECIPE["steps"],
-               seed: int = BASE_RECIPE["seed"], progress: bool = True, device: str | None = None) -> Path:
-    """Render `count` made-up people (`frames` each) and train a base on them (`training.pretrain`); the
-    people and clips live in a temporary workspace. About 30 minutes here for the shipped lite base."""
+               seed: int = BASE_RECIPE["seed"], progress: bool = True, device: str | None = None,
+               swaps: bool = False) -> Path:
+    """Render `count` made-up people (`frames` each) and train a base on them: one generic decoder
+    (`training.pretrain`), or with `swaps` an identity-conditioned one taught by swaps between them
+    (`training.swap_pretrain`). The people and clips live in a temporary workspace. About 25 minutes here
+    for the shipped lite base."""
     names = pretrain.people(count)
     if frames < 8:
         raise pretrain.FaceswapError(f"--frames {frames}: render at least 8 frames per person")
     pretrain.writable(Path(out))
+    if swaps:
+        pairs = render_swap_pairs(names, frames, seed, progress)
+        return swap_pretrain.pretrain_swaps(out, pairs, config, steps, seed, frames, progress)
     with tempfile.TemporaryDirectory(prefix="pretrain-people-") as ws:
         faces = render_people(ws, names, frames, seed, progress)
         return pretrain.pretrain(out, faces, config, steps, seed, frames, progress, device)

@@ -31,6 +31,9 @@ class ModelConfig:
     # the encoder looks at the face at this size (area-downsampled, then back up; 0 = full size): the code
     # cannot carry the fine details, so each decoder draws its own person's
     encoder_view: int = 0
+    # each decoder holds a learned identity vector of this size, added (projected) to the feature map it
+    # reads: a base's generic decoder draws whoever its vector says (0 = none, the classic decoder)
+    identity_dim: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -111,8 +114,16 @@ class Decoder(nn.Module):
             raise FaceswapError(f"config {c.name}: decoders reach {side} px, not image_size {c.image_size}")
         self.body = nn.Sequential(*layers)
         self.to_rgb = nn.Conv2d(cin, 3, 5, padding=2)
+        if c.identity_dim:
+            self.identity = nn.Parameter(torch.zeros(c.identity_dim))
+            self.from_identity = nn.Linear(c.identity_dim, c.encoder_upscale)
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, identity: torch.Tensor | None = None) -> torch.Tensor:
+        """Draw the face from the feature map `h`; an identity-conditioned decoder draws `identity` ((N, d)
+        vectors; default its own vector)."""
+        if hasattr(self, "identity"):
+            who = self.identity[None] if identity is None else identity
+            h = h + self.from_identity(who)[:, :, None, None]
         return torch.sigmoid(self.to_rgb(self.body(h)))
 
 

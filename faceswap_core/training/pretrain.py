@@ -158,7 +158,7 @@ def load_base(path: str | Path | None = None, config: str = "lite") -> tuple[dic
         shape = ModelConfig.from_dict(json.loads(meta["model_config"]))
     except (KeyError, ValueError, TypeError):
         raise FaceswapError(f"{path}: its model config is damaged; {rebuild}") from None
-    if asdict(shape) != asdict(get_config(config)):
+    if {**asdict(shape), "identity_dim": 0} != asdict(get_config(config)):
         raise FaceswapError(f"{path}: a base of model config {shape.name!r} with other layer sizes, not "
                             f"today's {config!r}; {rebuild}")
     return meta, tensors
@@ -168,7 +168,8 @@ def from_base(persons: list[str], config: str = "lite", path: str | Path | None 
     """A model for `persons` that starts from a base: its encoder, and every decoder a copy of the generic
     one."""
     meta, tensors = load_base(path, config)
-    model = FaceSwapModel(get_config(config), persons, coverage=float(meta.get("coverage", model_coverage())))
+    shape = ModelConfig.from_dict(json.loads(meta["model_config"]))  # the base's (maybe identity-conditioned)
+    model = FaceSwapModel(shape, persons, coverage=float(meta.get("coverage", model_coverage())))
     try:
         model.encoder.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("encoder.")})
         decoder = {k[8:]: v for k, v in tensors.items() if k.startswith("decoder.")}
