@@ -92,6 +92,7 @@ def time_to_quality(args) -> dict:
     base, ceiling = probe.baseline()["ssim"], probe.ceiling()["ssim"]
     judge = recognition.RecognitionProbe.from_clip(clip, b, identity.person_means(ws, a, b), n=24)
     nothing, pasted = (judge.nothing()["recognised_as_target"], judge.ceiling()["recognised_as_target"])
+    at_output = judge.ceiling(model.get_config(args.config).image_size)["recognised_as_target"]
     faces = train.load_faces(ws, [a, b])
     cfg = recipe.TrainConfig(batch_size=args.batch_size, lr=args.lr, masked=args.masked, ssim_weight=args.ssim,
                             seed=args.motion_seed, channels_last=args.channels_last,
@@ -108,7 +109,7 @@ def time_to_quality(args) -> dict:
     print(f"time-to-quality [{args.label}]: {a}->{b}, motion seed {args.motion_seed}, "
           f"{'from ' + args.base if args.base else 'from scratch'}, {cfg}; no swap SSIM "
           f"{base:.3f}, perfect decoder {ceiling:.3f}; recognised as {b}: no swap {nothing:.0%}, "
-          f"classic ceiling {pasted:.0%}", flush=True)
+          f"classic ceiling {pasted:.0%} ({at_output:.0%} when cut at the model's output size)", flush=True)
     curve, trained, reached, known = [], 0.0, {}, {}
     while trained < args.minutes * 60:
         t0 = time.perf_counter()

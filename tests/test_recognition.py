@@ -47,3 +47,18 @@ def test_the_ceiling_changes_only_the_grown_face_core(probe):
     assert changed[core].mean() > 0.5  # B's face drawn inside
     far = ~(align.core_mask(marks, frame.shape, grow=recognition.GROW + 0.6) > 0)
     assert not changed[far].any()  # A's hair, jaw and background untouched
+
+
+def test_the_ceiling_cut_at_a_decoder_size_keeps_the_frame_outside_the_face(tmp_path):
+    """`ceiling(size)` is the classic ceiling as a decoder of that output size could draw it: the face core
+    changes (softer), the rest of the frame does not."""
+    from faceswap_core.evaluation.recognition import _at_size
+
+    frame = (np.random.default_rng(0).random((160, 160, 3)) * 255).astype(np.uint8)
+    marks = synth.render(synth.get_identity("ines"), synth.Condition(), 160).landmarks[:, :2]
+    soft = _at_size(frame, marks, 16)
+    changed = np.any(soft != frame, axis=2)
+    core = align.core_mask(marks, frame.shape) > 0
+    assert changed[core].mean() > 0.9  # the face core is redrawn at 16 px
+    box = align.uncrop(np.full((16, 16), 255, np.uint8), align.view_matrix(marks, 16), frame.shape) > 0
+    assert not changed[~box].any()  # nothing outside the network's view moves

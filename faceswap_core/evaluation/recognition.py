@@ -40,6 +40,15 @@ def ceiling_frame(frame: np.ndarray, landmarks: np.ndarray, truth: np.ndarray) -
     return (frame * (1 - weight) + truth * weight).round().clip(0, 255).astype(np.uint8)
 
 
+def _at_size(frame: np.ndarray, landmarks: np.ndarray, size: int) -> np.ndarray:
+    """`frame` with the network's view of its face (the classic face core) cut at `size` px and scaled back
+    in place: the detail a decoder of that output size can give."""
+    mat = align.view_matrix(landmarks, size)
+    back = align.uncrop(align.crop(frame, mat, size), mat, frame.shape)
+    inside = align.uncrop(np.full((size, size), 255, np.uint8), mat, frame.shape)[..., None] > 127
+    return np.where(inside, back, frame)
+
+
 @dataclass
 class RecognitionProbe:
     """Frames of a cast clip of A, ready to ask the recogniser whether a swap into B looks like B."""
@@ -76,9 +85,12 @@ class RecognitionProbe:
         """The verdict on A's unswapped frames: a swap must move away from this."""
         return self.verdict(self.frames)
 
-    def ceiling(self) -> dict:
-        """The verdict on the classic ceiling: B's true face core pasted into A's frames."""
-        return self.verdict(self.ceilings)
+    def ceiling(self, size: int | None = None) -> dict:
+        """The verdict on the classic ceiling: B's true face core pasted into A's frames; with `size`, as a
+        decoder of that output size could at best draw it (the core cut at `size` px, then scaled back)."""
+        if size is None:
+            return self.verdict(self.ceilings)
+        return self.verdict([_at_size(c, m, size) for c, m in zip(self.ceilings, self.landmarks)])
 
     def swap(self, model, options: SwapOptions = SwapOptions(color="none")) -> list[np.ndarray]:
         """A's frames swapped into B by `model` (faces found by the truth; on the cast colour "none" scores
