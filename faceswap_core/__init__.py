@@ -11,7 +11,7 @@ here (a DAG; tests/test_layout.py checks every import, lazy ones included).
                  recogniser and its verdict on a swap), face sets, extraction, curation         ch. 02
     training/    augment (random transform and warp), model, losses, recipe, remedies (code critic,
                  eyes and mouth), the trainer loop, distributed (torchrun), checkpoint, pretrain
-                 (the base)                                                                      ch. 03-04, 08
+                 and swap_pretrain (the base)                                                    ch. 03-04, 08
     provenance/  what marks a swap: visible label and tags, watermark, content credentials,
                  verify                                                                          ch. 05, 09
     swapping/    one frame (find, align, decode, blend), tracking between detections, a whole video  ch. 05
