@@ -106,7 +106,7 @@ def plot_reuse_curves(runs: dict[int, dict[str, dict]], methods: Sequence[str], 
     (`runs[seed][method]` as `experiments.run` returns it), with doing nothing and a perfect decoder."""
     fig, ax = plt.subplots(figsize=(7, 3.4))
     for seed, style in zip(runs, ["-", "--", ":", "-."] * 4):
-        for m, color in zip(methods, ("tab:blue", "tab:orange")):
+        for m, color in zip(methods, ("tab:blue", "tab:orange", "tab:purple")):
             c, sm = runs[seed][m]["curve"], claims.smooth(runs[seed][m]["curve"])
             ax.plot([row["step"] for row in c], [row["ssim"] for row in c], "o", ms=3, alpha=0.4, color=color)
             ax.plot([row["step"] for row in sm], [row["ssim"] for row in sm], style, color=color,
