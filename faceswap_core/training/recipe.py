@@ -17,7 +17,7 @@ LEARNING_RATES = {"lite": 1e-3, "original": 5e-5}
 # docs/training.md
 FROM_BASE = False
 # how the shipped base was built (`faceswap-core pretrain` defaults): people seed<FIRST_SEED>, ...
-BASE_RECIPE = {"count": 24, "frames": 100, "steps": 4000, "seed": 0}
+BASE_RECIPE = {"count": 24, "frames": 100, "steps": 3000, "seed": 0}
 FIRST_SEED = 100  # clear of every seed<N> a chapter, test or doc uses
 
 
