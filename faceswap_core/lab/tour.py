@@ -74,7 +74,7 @@ PROFILES: dict[str, dict] = {
                         "09": {"FRAME_SIZE": 256, "FACES": 16, "CLIPS": 2, "LONG_STEPS": 120,
                                "DETECTOR_STEPS": 200}}},
     "quick": {"FRAMES": 150, "FRAME_SIZE": 256, "CROP_SIZE": 256, "STEPS": 600, "BATCH_SIZE": 32,
-              "chapters": {"02": {"PROBE_FRAMES": 150}, "04": {"STEPS": 900},
+              "chapters": {"02": {"PROBE_FRAMES": 150}, "04": {"STEPS": 400},
                            "07": {"FACE_COUNTS": [30, 100, 300], "SIZE_SEEDS": [0], "PROBE_FRAMES": 24,
                                   "STEPS": 150, "BATCH_SIZE": 16},
                            "08": {"PROBE_FRAMES": 24, "STEPS": 150, "BATCH_SIZE": 16, "EVAL_EVERY": 25,

@@ -15,7 +15,7 @@ KEPT = {"batch_size": 32, "masked": True, "ssim_weight": 0.5, "clip_grad": 1.0}
 LEARNING_RATES = {"lite": 1e-3, "original": 5e-5}
 # a new pair's model starts from the shipped pretrained base (training/pretrain.py); measured in
 # docs/training.md
-FROM_BASE = False
+FROM_BASE = True
 # how the shipped base was built (`faceswap-core pretrain` defaults): people seed<FIRST_SEED>, ...
 BASE_RECIPE = {"count": 24, "frames": 100, "steps": 3000, "seed": 0}
 FIRST_SEED = 100  # clear of every seed<N> a chapter, test or doc uses
