@@ -59,6 +59,8 @@ KNOBS: dict[str, str] = {
     "TEST_PAIR": "people (A, B) whose clips test them",
     "CLIPS": "new clips per person", "LONG_STEPS": "training steps of the longer-trained swap model",
     "DETECTOR_STEPS": "training steps of the two neural detectors",  # (the boundary detector has two nets)
+    "FROM_BASE": "start from the shipped pretrained base",
+    "COMPARE_BASE": "also train a model from the shipped pretrained base",
 }
 
 # A profile sets knobs for every chapter that has them (a notebook takes only the knobs its parameters
