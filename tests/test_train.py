@@ -154,7 +154,7 @@ def test_lr_schedule_warms_up_then_decays_to_its_floor(tmp_path):
 def test_cpu_bf16_autocast_runs_in_bf16_and_the_loss_falls(tmp_path):
     m = model.FaceSwapModel.create("lite", ["ana", "ben"])
     seen = []
-    m.encoder.register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
+    m.encoder.convs.register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
     cfg = recipe.TrainConfig(batch_size=8, lr=3e-4, warp=0, precision="bf16")
     t = train.Trainer(m, _faces(), tmp_path / "m", cfg, "cpu")
     t.train(60, progress=False)
