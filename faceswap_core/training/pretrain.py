@@ -25,6 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from ..errors import FaceswapError
+from ..faces.align import CORE
 from ..files import lock, usual_mode, write_json
 from .model import FaceSwapModel, ModelConfig, get_config
 from .recipe import BASE_RECIPE, FIRST_SEED, recipe
@@ -169,7 +170,7 @@ def from_base(persons: list[str], config: str = "lite", path: str | Path | None 
     one."""
     meta, tensors = load_base(path, config)
     shape = ModelConfig.from_dict(json.loads(meta["model_config"]))  # the base's (maybe identity-conditioned)
-    model = FaceSwapModel(shape, persons, coverage=float(meta.get("coverage", model_coverage())))
+    model = FaceSwapModel(shape, persons, coverage=float(meta.get("coverage", CORE)))
     try:
         model.encoder.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("encoder.")})
         decoder = {k[8:]: v for k, v in tensors.items() if k.startswith("decoder.")}
@@ -180,12 +181,6 @@ def from_base(persons: list[str], config: str = "lite", path: str | Path | None 
                             f"({str(e).splitlines()[0][:60]}); rebuild it with faceswap-core pretrain"
                             ) from None
     return model
-
-
-def model_coverage() -> float:
-    from ..faces.align import CORE
-
-    return CORE
 
 
 def file_hash(path: str | Path) -> str:

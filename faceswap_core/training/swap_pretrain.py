@@ -10,7 +10,6 @@ and identity from its vector. Only seed<N> people are used (never the cast)."""
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from . import augment, pretrain
 from .losses import reconstruction_loss
 from .model import FaceSwapModel, get_config
 from .recipe import BASE_RECIPE, recipe
+from .train import scheduled_lr
 
 IDENTITY_DIM = 64
 
@@ -77,9 +77,8 @@ def pretrain_swaps(out: str | Path, pairs: SwapPairs, config: str = "lite", step
     model.train()
     for step in progress_bar(range(steps), desc="pretrain swaps", unit="step", enabled=progress):
         gen.manual_seed(int(np.random.SeedSequence([seed, step]).generate_state(1)[0]))
-        t = min(1.0, step / max(1, steps))
         for g in opt.param_groups:
-            g["lr"] = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+            g["lr"] = scheduled_lr(cfg, step)  # the trainer's cosine decay over the steps
         x, y, m, who = pairs.batch(gen, cfg.batch_size, shape.image_size, cfg.coverage, cfg.warp)
         pred = decoder(model.encoder(x), table(who))
         loss = reconstruction_loss(pred, y, m, cfg.masked, cfg.ssim_weight)

@@ -36,6 +36,18 @@ MIN_LR = 0.05  # the cosine schedule ends at this share of the learning rate
 CRITIC = "_critic"  # the code critic's optimizer in a checkpoint (person names are words: no clash)
 
 
+def scheduled_lr(cfg: TrainConfig, step: int) -> float:
+    """The learning rate of step `step` (0-based) under `cfg`: linear warm-up from lr/10, then a cosine decay
+    to lr * MIN_LR over `decay_steps`, then flat (constant when `decay_steps` is 0)."""
+    lr = cfg.lr
+    if cfg.warmup and step < cfg.warmup:
+        return lr * (0.1 + 0.9 * step / cfg.warmup)
+    if cfg.decay_steps:
+        t = min(1.0, (step - cfg.warmup) / max(1, cfg.decay_steps - cfg.warmup))
+        return lr * (MIN_LR + (1 - MIN_LR) * 0.5 * (1 + math.cos(math.pi * t)))
+    return lr
+
+
 class Trainer:
     """Trains a `FaceSwapModel` on face arrays {person: (images (N,H,W,3) uint8, masks (N,H,W) uint8)}."""
 
@@ -96,13 +108,7 @@ class Trainer:
 
     def lr_at(self, step: int) -> float:
         """The learning rate of step `step` (0-based): a pure function of the step, so resume is exact."""
-        cfg, lr = self.cfg, self.cfg.lr
-        if cfg.warmup and step < cfg.warmup:
-            return lr * (0.1 + 0.9 * step / cfg.warmup)
-        if cfg.decay_steps:
-            t = min(1.0, (step - cfg.warmup) / max(1, cfg.decay_steps - cfg.warmup))
-            return lr * (MIN_LR + (1 - MIN_LR) * 0.5 * (1 + math.cos(math.pi * t)))
-        return lr
+        return scheduled_lr(self.cfg, step)
 
     def warp_at(self, step: int) -> float:
         """The warp strength of step `step`: none in the last `warp_off` share of `decay_steps`."""
