@@ -60,8 +60,6 @@ def pretrain(out: str | Path, faces: dict[str, tuple[np.ndarray, np.ndarray]], c
     out = Path(out)
     names = list(faces)
     check_people(names)
-    if out.suffix != ".safetensors":
-        raise FaceswapError(f"{out}: a base is a .safetensors file; give a name ending in .safetensors")
     if steps < 1:
         raise FaceswapError(f"steps {steps}: give --steps 1 or more")
     shape = get_config(config)
@@ -77,10 +75,17 @@ def pretrain(out: str | Path, faces: dict[str, tuple[np.ndarray, np.ndarray]], c
         trainer = Trainer(model, {GENERIC: pooled}, Path(tmp) / "model", settings, device)
         trainer.train(steps, progress=progress)
         losses = [h[GENERIC] for h in trainer.history[-50:]]
-    meta = {"format": FORMAT, "version": str(VERSION), "model_config": shape.to_json(),
+    return finish(model, out, config, names, frames, steps, seed, losses, started)
+
+
+def finish(model: FaceSwapModel, out: Path, config: str, names: list[str], frames: int, steps: int, seed: int,
+           losses: list[float], started: float, command_tail: str = "", **extra: str) -> Path:
+    """Save a trained base to `out` with its metadata (how it was made; `extra` keys on top) and write its
+    JSON record beside it."""
+    meta = {"format": FORMAT, "version": str(VERSION), "model_config": model.config.to_json(), **extra,
             "people": json.dumps(names), "frames": str(frames), "steps": str(steps), "seed": str(seed),
             "final_loss": f"{float(np.mean(losses)):.4f}", "minutes": f"{(time.time() - started) / 60:.1f}",
-            "command": rebuild_command(config, len(names), frames, steps, seed),
+            "command": rebuild_command(config, len(names), frames, steps, seed) + command_tail,
             "coverage": str(model.coverage)}
     save_base(model, out, meta)
     write_json(out.with_suffix(".json"), record(out), indent=1)
@@ -98,7 +103,10 @@ def check_people(names: list[str]) -> None:
 
 
 def writable(out: Path) -> None:
-    """Refuse, in one line, a place the base cannot be written to (before any training time is spent)."""
+    """Refuse, in one line, a name or place the base cannot be written to (before any training time is
+    spent)."""
+    if out.suffix != ".safetensors":
+        raise FaceswapError(f"{out}: a base is a .safetensors file; give a name ending in .safetensors")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tempfile.NamedTemporaryFile(dir=out.parent, prefix=".write-test-").close()

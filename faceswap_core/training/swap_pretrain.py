@@ -9,7 +9,6 @@ and identity from its vector. Only seed<N> people are used (never the cast)."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +17,6 @@ import numpy as np
 import torch
 
 from ..errors import FaceswapError
-from ..files import write_json
 from . import augment, pretrain
 from .losses import reconstruction_loss
 from .model import FaceSwapModel, get_config
@@ -89,11 +87,5 @@ def pretrain_swaps(out: str | Path, pairs: SwapPairs, config: str = "lite", step
         losses.append(float(loss.detach()))
     with torch.no_grad():
         decoder.identity.copy_(table.weight.mean(0))  # a pair's decoders start from the average person
-    meta = {"format": pretrain.FORMAT, "version": str(pretrain.VERSION), "model_config": shape.to_json(),
-            "kind": "swaps", "people": json.dumps(pairs.people), "frames": str(frames), "steps": str(steps),
-            "seed": str(seed), "final_loss": f"{float(np.mean(losses[-50:])):.4f}",
-            "minutes": f"{(time.time() - started) / 60:.1f}", "coverage": str(model.coverage),
-            "command": pretrain.rebuild_command(config, len(pairs.people), frames, steps, seed) + " --swaps"}
-    pretrain.save_base(model, out, meta)
-    write_json(out.with_suffix(".json"), pretrain.record(out), indent=1)
-    return out
+    return pretrain.finish(model, out, config, pairs.people, frames, steps, seed, losses[-50:], started,
+                           " --swaps", kind="swaps")
