@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import shutil
 import tempfile
@@ -71,7 +72,12 @@ def parse_section(section: str | None) -> tuple[float, float | None]:
 
     def secs(s: str) -> float:
         parts = [float(x) for x in s.split(":")]
-        return sum(v * 60 ** i for i, v in enumerate(reversed(parts)))
+        if not all(math.isfinite(v) and v >= 0 for v in parts):
+            raise ValueError(s)
+        total = sum(v * 60 ** i for i, v in enumerate(reversed(parts)))
+        if not math.isfinite(total):
+            raise ValueError(s)
+        return total
 
     try:
         a, b = section.split("-", 1)
@@ -116,7 +122,7 @@ def collect(source: str, person: str, workspace: str | Path = "data", *, frames:
                 if not src.is_file():
                     raise FaceswapError(f"{source}: not a file, a URL or synthetic:<name>; check the source")
                 options = {"section": section}
-                name = src.name
+                name = _visible(src.name)
                 kind = "file"
 
             def existing(file_name: str) -> ClipRecord | None:
@@ -145,7 +151,7 @@ def collect(source: str, person: str, workspace: str | Path = "data", *, frames:
                 with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
                     got = (download(source, Path(tmp), max_height) if kind == "url"
                            else Path(source).expanduser())
-                    name = name or got.name
+                    name = name or _visible(got.name)
                     if kind == "url" and (rec := existing(name)) is not None:
                         return rec
                     dest = folder / name
@@ -153,6 +159,9 @@ def collect(source: str, person: str, workspace: str | Path = "data", *, frames:
                     if info.image:  # (PyAV reads a photo as a one-frame "video")
                         raise FaceswapError(f"{source}: an image, not a video; image folders are a face "
                                             "source for `extract`, not for `collect`")
+                    if start >= info.duration:
+                        raise FaceswapError(f"section {section!r}: starts past the end of {source} "
+                                            f"({info.duration:.2f} s)")
                     if start > 0 or end is not None:
                         _trim(got, dest, start, end, info)
                     else:
@@ -162,6 +171,8 @@ def collect(source: str, person: str, workspace: str | Path = "data", *, frames:
                             dest_tmp.commit()
                         finally:
                             dest_tmp.discard()  # (after a commit there is nothing left to discard)
+                # a real clip replacing a cast clip of the same name: the cast clip's truth is not its truth
+                synth.truth_path(dest).unlink(missing_ok=True)
                 licence = LICENCE_REAL
             info = media.video_info(dest)
             rec = ClipRecord(file=name, source=source, kind=kind, duration=round(info.duration, 3),
@@ -177,6 +188,12 @@ def collect(source: str, person: str, workspace: str | Path = "data", *, frames:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
+
+
+def _visible(name: str) -> str:
+    """A clip's file name without leading dots: extract skips hidden files (a writer's temp files)."""
+    return name.lstrip(".") or "clip.mp4"
+
 
 def _trim(src: Path, dest: Path, start: float, end: float | None, info: media.VideoInfo) -> None:
     """Cut [start, end) of a clip, re-encoding the video and copying the audio of the same range."""

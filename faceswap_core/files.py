@@ -38,7 +38,7 @@ class AtomicPath:
     """A temporary path beside `final` (named with this process's pid) that replaces it only on `commit()`."""
 
     def __init__(self, final: str | os.PathLike, overwrite: bool = False):
-        self.final = Path(final)
+        self.final, self.overwrite = Path(final), overwrite
         if self.final.exists() and not overwrite:
             raise FaceswapError(f"{self.final}: already exists; choose another name or allow overwriting")
         self.final.parent.mkdir(parents=True, exist_ok=True)
@@ -49,8 +49,26 @@ class AtomicPath:
         self.tmp = Path(tmp)
 
     def commit(self) -> Path:
+        """Put the temp file under its final name; without `overwrite`, never over a file that appeared
+        meanwhile (another run writing the same name): a hard link claims the name only if it is free."""
         usual_mode(self.tmp)  # mkstemp makes files private
-        os.replace(self.tmp, self.final)
+        if self.overwrite:
+            os.replace(self.tmp, self.final)
+            return self.final
+        try:
+            os.link(self.tmp, self.final)
+        except FileExistsError:
+            self.discard()
+            raise FaceswapError(f"{self.final}: was written by another run meanwhile; it is kept, and this "
+                                "run's result is discarded: choose another name") from None
+        except OSError:  # a file system without hard links: rename, after one last look
+            if self.final.exists():
+                self.discard()
+                raise FaceswapError(f"{self.final}: was written by another run meanwhile; choose another "
+                                    "name") from None
+            os.replace(self.tmp, self.final)
+            return self.final
+        self.tmp.unlink()
         return self.final
 
     def discard(self) -> None:

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from .errors import FaceswapError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # the whole name (fullmatch)
 
 
 def check_name(name: str, what: str = "person name") -> str:
     """A person or model name must be a safe folder name; returns it unchanged."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise FaceswapError(f"{what} {name!r}: use letters, digits, '_' or '-' "
                             "(at most 64, no dots or spaces)")
     return name

@@ -311,6 +311,94 @@ PROBES: dict[str, Probe] = {
                                         r"not be written)", file_limit=3_000),
     "verify with a damaged detector": Probe(["verify", "ws/outputs/a.mp4", "--swap-detector", "in/cut.safetensors"],
                                             r"in/cut.safetensors: not a readable detector file"),
+    # round two (issue 24): what a hostile run still found, and more of our own
+    "extract a faceless clip over a set": Probe(
+        ["extract", "in/grey.mp4", "--person", "ines", "--detector", "cascade", "--overwrite", *ws],
+        r"in/grey.mp4: no face kept: 8 frames read, 0 faces found.*ws/faces/ines is unchanged"),
+    "extract tiny faces only over a set": Probe(["extract", CLIP, "--person", "ines", "--detector", "truth",
+                                                 "--min-size", "5000", "--overwrite", *ws],
+                                                r"no face kept .*too small 8.*is unchanged"),
+    "extract a set into itself": Probe(["extract", "ws/faces/ines", "--person", "ines", "--overwrite", *ws],
+                                       r"ws/faces/ines: is the face set this extraction writes"),
+    "extract a crop of the set into it": Probe(["extract", "ws/faces/ines/000000_0.png", "--person", "ines",
+                                                "--overwrite", *ws], r"000000_0.png: is the face set"),
+    "extract yaw-range backwards": Probe([*EXTRACT, "--yaw-range", "30", "-30"], r"yaw range 30 -30: give MIN <= MAX"),
+    "extract min-size inf": Probe([*EXTRACT, "--min-size", "inf"], r"argument --min-size: inf: it must be a finite"),
+    "extract a PNG claiming 65535 px": Probe(["extract", "in/huge", "--person", "newface", "--detector", "cascade",
+                                              *ws],
+                                             r"in/huge: no face kept: 0 frames read.*1 unreadable",
+                                             setup=["huge png"]),
+    "extract reference claiming 65535 px": Probe([*EXTRACT, "--reference", "in/huge/huge.png"], r"huge.png",
+                                                 setup=["huge png"]),
+    "extract name ending in a newline": Probe([*EXTRACT[:3], "nl\n", *EXTRACT[4:]], r"'nl\\n'"),
+    "collect section nan-nan": Probe(["collect", CLIP, "--person", "x", "--section", "nan-nan", *ws],
+                                     r"section 'nan-nan'"),
+    "collect section inf-": Probe(["collect", CLIP, "--person", "x", "--section", "inf-", *ws], r"section 'inf-'"),
+    "collect section 1e400-": Probe(["collect", CLIP, "--person", "x", "--section", "1e400-", *ws],
+                                    r"section '1e400-'"),
+    "collect section past the end": Probe(["collect", CLIP, "--person", "x", "--section", "50-60", *ws],
+                                          r"section '50-60': starts past the end"),
+    "collect name ending in a newline": Probe([*COLLECT[:3], "mei\n", *COLLECT[4:]], r"'mei\\n'"),
+    "collect an image": Probe(["collect", "in/huge/huge.png", "--person", "x", *ws], r"huge.png",
+                              setup=["huge png"]),
+    "collect fps inf": Probe([*COLLECT, "--fps", "inf"], r"argument --fps: inf: it must be a finite"),
+    "info an image": Probe(["info", "ws/faces/ines/000000_0.png"], r"000000_0.png: an image, not a video"),
+    "info a PNG claiming 65535 px": Probe(["info", "in/huge/huge.png"], r"huge.png", setup=["huge png"]),
+    "train resume from the past": Probe([*TRAIN[:4], "--steps", "1", "--resume", *ws],
+                                        r"steps 1: .*ines-tomas-lite is already at step 2"),
+    "train resume step abc": Probe([*TRAIN, "--resume", "--model", "step-abc"], r"state.json: damaged \(step 'abc'\)",
+                                   setup=["model step-abc"]),
+    "train resume step -7": Probe([*TRAIN, "--resume", "--model", "step-neg"], r"state.json: damaged \(step -7\)",
+                                  setup=["model step-neg"]),
+    "train resume empty history": Probe([*TRAIN, "--resume", "--model", "no-history"], r"history.json: damaged",
+                                        setup=["model no-history"]),
+    "train resume huge dense": Probe([*TRAIN, "--resume", "--model", "huge"], r"state.json: damaged \(dense",
+                                     setup=["model huge"]),
+    "train resume huge filters": Probe([*TRAIN, "--resume", "--model", "wide"], r"state.json: damaged \(an "
+                                       r"encoder and decoder of [\d,]+ million parameters", setup=["model wide"]),
+    "train resume other settings": Probe([*TRAIN, "--resume", "--model", "settings"],
+                                         r"state.json: damaged training settings", setup=["model settings"]),
+    "train lr inf": Probe([*TRAIN, "--lr", "inf"], r"argument --lr: inf: it must be a finite"),
+    "train missing base": Probe([*TRAIN[:4], "--model", "nb", "--base", "in/none.safetensors", *TRAIN[4:]],
+                                r"in/none.safetensors: no base here"),
+    "train damaged base": Probe([*TRAIN[:4], "--model", "nb", "--base", "in/cut.safetensors", *TRAIN[4:]],
+                                r"in/cut.safetensors: "),
+    "train base and scratch": Probe([*TRAIN, "--base", "x.safetensors", "--from-scratch"], r"not allowed with"),
+    "convert huge dense model": Probe([*CONVERT[:3], "ws/models/huge", *CONVERT[4:], "--out", "o.mp4"],
+                                      r"state.json: damaged \(dense", setup=["model huge"]),
+    "convert out is the truth sidecar": Probe(
+        [*CONVERT, "--out", CLIP.replace(".mp4", ".truth.json"), "--overwrite"],
+        r"ines_s0_8f_96px.truth.json: convert writes MP4; give a name ending in .mp4"),
+    "convert out without suffix": Probe([*CONVERT, "--out", "ws/outputs/b"], r"ws/outputs/b: convert writes MP4"),
+    "convert gif not a gif": Probe([*CONVERT, "--out", "o.mp4", "--gif", "o.png"], r"o.png: convert writes GIF"),
+    "convert gif past the end": Probe([*CONVERT, "--out", "o.mp4", "--gif", "o.gif", "--gif-start", "100"],
+                                      r"gif start 100 s: past the end of the output"),
+    "convert gif past its end": Probe([*CONVERT, "--out", "o.mp4", "--end", "0.1", "--gif", "o.gif",
+                                       "--gif-start", "0.2"], r"gif start 0.2 s: past the end of the output"),
+    "convert an image": Probe(["convert", "ws/faces/ines/000000_0.png", *CONVERT[2:], "--out", "o.mp4"],
+                              r"000000_0.png: an image, not a video"),
+    "convert while another writes it": Probe([*CONVERT, "--out", "ws/outputs/c.mp4"],
+                                             r"the output c.mp4 is being written by pid \d+", setup=["lock output"]),
+    "convert end inf": Probe([*CONVERT, "--out", "o.mp4", "--end", "inf"], r"argument --end: inf: it must be a fini"),
+    "convert to a person the model lacks": Probe([*CONVERT[:5], "mei", *CONVERT[6:], "--out", "o.mp4"], r"mei"),
+    "faces prune all": Probe(["faces", "ines", "--prune", "8", *ws], r"--prune 8: the set holds 8 faces"),
+    "faces prune -1": Probe(["faces", "ines", "--prune=-1", *ws], r"argument --prune: -1"),
+    "faces missing set": Probe(["faces", "zoe", *ws], r"ws/faces/zoe: no face set here"),
+    "faces unknown sort": Probe(["faces", "ines", "--sort", "beauty", *ws], r"argument --sort: invalid choice"),
+    "faces name with a dot": Probe(["faces", "in.es", *ws], r"'in.es'"),
+    "pretrain one person": Probe(["pretrain", "--people", "1", "--out", "in/b.safetensors"],
+                                 r"argument --people: 1: it must be from 2"),
+    "pretrain frames 0": Probe(["pretrain", "--frames", "0", "--out", "in/b.safetensors"], r"argument --frames: 0"),
+    "pretrain over a folder": Probe(["pretrain", "--out", "in/empty", "--steps", "1", "--people", "2"], r"in/empty"),
+    "pretrain not safetensors": Probe(["pretrain", "--out", "in/b.txt", "--steps", "1", "--people", "2"],
+                                      r"in/b.txt"),
+    "pretrain read-only out": Probe(["pretrain", "--out", "ws/outputs/b.safetensors", "--steps", "1", "--people",
+                                     "2"], r"ws/outputs.*(cannot write|Read-only|Permission denied)",
+                                    read_only="ws/outputs"),
+    "scan an image": Probe(["scan", "ws/faces/ines/000000_0.png", "--swap-detector", "in/swap_detector.safetensors"],
+                           r"000000_0.png"),
+    "scan heatmap not a video name": Probe([*SCAN, "--heatmap", "ws/outputs/h.json"], r"h.json"),
+    "verify a PNG claiming 65535 px": Probe(["verify", "in/huge/huge.png"], r"huge.png", setup=["huge png"]),
     "tour unknown chapter": Probe(["tour", "--only", "99", *ws], r"--only 99: matches no chapter"),
     "tour empty notebooks folder": Probe(["tour", "--notebooks", "in/empty", *ws], r"in/empty: no chapter notebooks"),
     "tour unknown profile": Probe(["tour", "--profile", "huge", *ws], r"argument --profile: invalid choice"),
@@ -323,18 +411,63 @@ def _prepare(name: str, base: Path):
         (base / "in/copy").mkdir(exist_ok=True)
         shutil.copy(base / "ws/clips/tomas/tomas_s0_8f_96px.mp4", base / "in/copy/ines_s0_8f_96px.mp4")
         return None
+    if name == "huge png":  # 74 bytes whose header claims 65535 x 65535 pixels
+        (base / "in/huge").mkdir(exist_ok=True)
+        (base / "in/huge/huge.png").write_bytes(_png_header(65535, 65535))
+        return None
+    if name.startswith("model "):
+        return _model_variant(base, name[6:])
     if name == "damaged model":
         if not (base / "ws/models/damaged").exists():
             shutil.copytree(base / MODEL, base / "ws/models/damaged")
             for state in (base / "ws/models/damaged/checkpoints").glob("*/state.json"):
                 state.write_text("{")
         return None
-    folder, what, lock_name = {"lock clips": (base / "ws/clips/ines", "the clips of ines", ".lock"),
+    folder, what, lock_name = {"lock output": (base / "ws/outputs", "the output c.mp4", ".c-mp4.lock"),
+                               "lock clips": (base / "ws/clips/ines", "the clips of ines", ".lock"),
                                "lock faces": (base / "ws/faces", "the face set of newface", ".newface.lock"),
                                "lock model": (base / MODEL, "the model ines-tomas-lite", ".lock")}[name]
     held = files.lock(folder, what, name=lock_name)
     held.__enter__()
     return lambda: held.__exit__(None, None, None)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that is only a header (a claimed size) and an empty image: what a hostile upload looks like."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    head = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + head + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def _model_variant(base: Path, name: str) -> None:
+    """A copy of the trained model whose checkpoint state was edited as a hostile file would be."""
+    import json
+
+    folder = base / "ws/models" / name
+    if folder.exists():
+        return None
+    shutil.copytree(base / MODEL, folder)
+    for state_file in (folder / "checkpoints").glob("*/state.json"):
+        state = json.loads(state_file.read_text())
+        if name == "step-abc":
+            state["step"] = "abc"
+        elif name == "step-neg":
+            state["step"] = -7
+        elif name == "huge":
+            state["model_config"]["dense"] = 1 << 40
+        elif name == "wide":
+            state["model_config"]["encoder_filters"] = [30000] * 4
+        elif name == "settings":
+            state["train_config"]["no_such_setting"] = 1
+        state_file.write_text(json.dumps(state))
+    if name == "no-history":
+        (folder / "history.json").write_text("")
+    return None
 
 
 @pytest.mark.parametrize("name", list(PROBES))

@@ -99,6 +99,27 @@ def test_a_different_clip_under_the_same_name_is_refused(tmp_path):
     assert (folder / "mei_s0_6f_64px.mp4").read_bytes() == b"precious"
 
 
+def test_a_real_clip_over_a_cast_clip_takes_its_truth_away_and_hidden_names_become_visible(tmp_path):
+    """`--overwrite` of a cast clip by a real file of the same name: the old truth must not stay beside it (it
+    would score the new clip against another clip's answer). A file named `.x.mp4` is collected as `x.mp4`
+    (extract skips hidden files)."""
+    from faceswap_core import encode
+
+    cast = collect.collect("synthetic:mei", "mei", tmp_path, frames=6, size=64)
+    clip = cast.path(tmp_path, "mei")
+    truth = clip.with_name(clip.stem + ".truth.json")
+    assert truth.exists()
+    other = tmp_path / "in" / clip.name
+    other.parent.mkdir()
+    encode.write_video(other, [np.full((64, 64, 3), 90, np.uint8)] * 4, fps=5)
+    rec = collect.collect(str(other), "mei", tmp_path, overwrite=True)
+    assert rec.file == clip.name and rec.kind == "file" and rec.frames == 4 and not truth.exists()
+    hidden = tmp_path / "in" / ".hidden.mp4"
+    encode.write_video(hidden, [np.full((64, 64, 3), 90, np.uint8)] * 4, fps=5)
+    rec = collect.collect(str(hidden), "mei", tmp_path)
+    assert rec.file == "hidden.mp4" and (tmp_path / "clips/mei/hidden.mp4").exists()
+
+
 @pytest.mark.parametrize("name", ["photo.jpg", "photo.png", "photo.mp4"])  # (the last one a JPEG misnamed)
 def test_an_image_is_refused_as_a_clip(tmp_path, name):
     img = np.zeros((64, 48, 3), np.uint8)

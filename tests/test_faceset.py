@@ -101,9 +101,13 @@ def test_filters_and_folders(tmp_path):
     s = extraction.extract(folder, "k", tmp_path, detector="cascade", progress=False)
     assert s.frames == 4 and s.unreadable == 1 and s.kept == 3
     assert "1 unreadable" in str(s)
-    s = extraction.extract(folder, "k", tmp_path, detector="cascade", progress=False, overwrite=True, min_size=400)
-    assert s.kept == 0 and s.dropped["too small"] >= 3
-    assert len(faceset.FaceSet(tmp_path / "faces/k")) == 0
+    kept = sorted(p.name for p in (tmp_path / "faces/k").iterdir())
+    # nothing kept is never a success: the set of 3 faces stays as it was (an --overwrite must not empty it)
+    with pytest.raises(FaceswapError, match=r"no face kept: 4 frames read, \d+ faces found, 0 kept \(dropped: "
+                                            r"too small \d+\), 1 unreadable.*faces/k is unchanged"):
+        extraction.extract(folder, "k", tmp_path, detector="cascade", progress=False, overwrite=True, min_size=400)
+    assert sorted(p.name for p in (tmp_path / "faces/k").iterdir()) == kept
+    assert len(faceset.FaceSet(tmp_path / "faces/k")) == 3
 
 
 def _photos():
@@ -132,8 +136,9 @@ def test_a_reference_photo_picks_the_person_from_a_frame_of_two_real_faces(tmp_p
         assert (faceset.FaceSet(tmp_path / f"faces/{who}").records[0].box[0] > 512) == bool(x_side)
     stranger = synth.render(synth.CAST["kofi"], synth.Condition(), 256).frame
     cv2.imwrite(str(refs / "kofi.png"), cv2.cvtColor(stranger, cv2.COLOR_RGB2BGR))
-    s = extraction.extract(folder, "kofi", tmp_path, detector="dlib", reference=refs / "kofi.png", progress=False)
-    assert s.kept == 0 and s.dropped["not the person"] == 2
+    with pytest.raises(FaceswapError, match=r"no face kept .*not the person 2.*; nothing written"):
+        extraction.extract(folder, "kofi", tmp_path, detector="dlib", reference=refs / "kofi.png", progress=False)
+    assert not (tmp_path / "faces/kofi").exists()
     with pytest.raises(FaceswapError, match=r"0.png: 2 faces; a reference photo shows the person alone"):
         extraction.extract(folder, "nobody", tmp_path, detector="dlib", reference=folder / "0.png", progress=False)
     cv2.imwrite(str(refs / "blank.png"), np.full((200, 200, 3), 128, np.uint8))
@@ -142,7 +147,7 @@ def test_a_reference_photo_picks_the_person_from_a_frame_of_two_real_faces(tmp_p
     assert not (tmp_path / "faces/nobody").exists()
 
 
-def test_cli_extract_summary_and_empty_warning(cast_clip, tmp_path):
+def test_cli_extract_summary_and_nothing_kept_is_an_error(cast_clip, tmp_path):
     import subprocess
     import sys
     out = subprocess.run([sys.executable, "-m", "faceswap_core.cli", "extract", str(cast_clip), "--person", "i",
@@ -154,7 +159,10 @@ def test_cli_extract_summary_and_empty_warning(cast_clip, tmp_path):
     out = subprocess.run([sys.executable, "-m", "faceswap_core.cli", "extract", str(blank), "--person", "b",
                           "--detector", "cascade", "--workspace", str(tmp_path)], capture_output=True, text=True,
                          timeout=300)
-    assert out.returncode == 0 and "0 kept" in out.stdout and "no faces kept" in out.stderr
+    assert out.returncode == 2 and out.stdout == "" and not (tmp_path / "faces/b").exists()
+    assert out.stderr.strip() == (f"faceswap-core: error: {blank}: no face kept: 5 frames read, 0 faces found, 0 kept "
+                                  "(dropped: none) [detector cascade]; nothing written; check the source, or loosen "
+                                  "--min-size, --yaw-range or --reference")
 
 
 def test_a_folder_of_clips_is_read_as_its_clips(tmp_path):

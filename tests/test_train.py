@@ -274,6 +274,76 @@ def test_corrupt_checkpoint_is_reported_and_the_previous_still_loads(tmp_path):
         checkpoint.load_model(newer)
 
 
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "twice"])
+def test_a_stop_inside_a_step_leaves_whole_steps_and_resume_is_bit_exact(tmp_path, how):
+    """The signal lands after ana's update of step 3 and before ben's: training stops after the step (its
+    checkpoint holds whole steps); a second signal in the same step stops at once and saves nothing (the
+    checkpoint of step 2 stands). Either way the resumed run ends on exactly the weights and optimizer of a run
+    never stopped."""
+    import signal
+
+    faces = _faces()
+    cfg = recipe.TrainConfig(batch_size=2, checkpoint_every=1, preview_every=0, lr=3e-4)
+
+    def trainer(name: str) -> train.Trainer:
+        return train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"], seed=1), faces, tmp_path / name,
+                             cfg, "cpu")
+
+    cut = trainer("cut")
+    batch = cut.batch
+
+    def stop_between_persons(person: str):
+        if cut.step == 2 and person == "ben":
+            for _ in range(2 if how == "twice" else 1):
+                os.kill(os.getpid(), getattr(signal, "SIGINT" if how == "twice" else how))
+        return batch(person)
+
+    cut.batch = stop_between_persons
+    with pytest.raises(KeyboardInterrupt):
+        cut.train(6, progress=False)
+    saved = checkpoint.load_model(tmp_path / "cut", with_state=True)[1]["step"]
+    assert saved == (2 if how == "twice" else 3)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are given back
+    resumed = train.Trainer.resume(tmp_path / "cut", faces, device="cpu")
+    assert resumed.step == saved and [h["step"] for h in resumed.history] == list(range(1, saved + 1))
+    resumed.train(6, progress=False)
+    whole = trainer("whole")
+    whole.train(6, progress=False)
+    for a, b in ((resumed.model.state_dict(), whole.model.state_dict()),
+                 (checkpoint._optim_tensors(resumed.optims), checkpoint._optim_tensors(whole.optims))):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert torch.equal(a[k], b[k]), k
+
+
+def test_resume_refuses_damaged_state_and_going_back(tmp_path):
+    faces = _faces()
+    t = train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"]), faces, tmp_path / "m",
+                      recipe.TrainConfig(batch_size=2, preview_every=0), "cpu")
+    t.train(2, progress=False)
+    with pytest.raises(FaceswapError, match=r"steps 1: .*already at step 2; give more steps"):
+        t.train(1, progress=False)
+    before = (tmp_path / "m/history.json").read_bytes()
+    assert t.train(2, progress=False) and (tmp_path / "m/history.json").read_bytes() == before  # nothing to do
+    state_file = checkpoint.latest(tmp_path / "m") / "state.json"
+    good = state_file.read_text()
+    for step, shown in (("abc", "'abc'"), (-7, "-7"), (2.5, "2.5"), (True, "True"), (None, "None")):
+        state_file.write_text(json.dumps({**json.loads(good), "step": step}))
+        with pytest.raises(FaceswapError, match=rf"state.json: damaged \(step {shown}\)"):
+            train.Trainer.resume(tmp_path / "m", faces, device="cpu")
+    for dense, why in ((1 << 40, "dense"), (60000, "million parameters"), ("wide", "dense")):
+        state = json.loads(good)
+        state["model_config"]["dense"] = dense
+        state_file.write_text(json.dumps(state))
+        with pytest.raises(FaceswapError, match=rf"state.json: damaged \({why}|state.json: damaged \(.*{why}"):
+            checkpoint.load_model(tmp_path / "m")
+    state_file.write_text(good)
+    for history in ("", "{", "[1, 2]", '[{"no_step": 1}]'):
+        (tmp_path / "m/history.json").write_text(history)
+        with pytest.raises(FaceswapError, match=r"history.json: damaged"):
+            train.Trainer.resume(tmp_path / "m", faces, device="cpu")
+
+
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_cli_train_ctrl_c_or_kill_saves_and_resume_continues(cast_clip, tmp_path, sig):
     import signal

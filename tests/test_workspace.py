@@ -16,7 +16,8 @@ def test_good_names_pass(name):
     assert workspace.check_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["ines.v2", "../up", "a b", "", "-lead", "é", "a" * 65, "x/y", ".hidden"])
+@pytest.mark.parametrize("name", ["ines.v2", "../up", "a b", "", "-lead", "é", "a" * 65, "x/y", ".hidden",
+                                  "nl\n", "tab\t", "a\nb", 7, None])
 def test_names_that_would_break_a_later_stage_are_refused_in_one_line(name):
     with pytest.raises(FaceswapError, match="letters, digits") as e:
         workspace.check_name(name)
@@ -43,6 +44,23 @@ def test_atomic_write_replaces_only_when_complete(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.json"]  # no temp file left
     with pytest.raises(FaceswapError, match="already exists"):
         files.AtomicPath(target)
+
+
+def test_a_name_claimed_meanwhile_is_never_replaced_without_overwrite(tmp_path):
+    """Two runs writing one new name: both saw it free at the start; the one that finishes second must not
+    replace the first one's file (its own result is discarded, with one line), unless it may overwrite."""
+    target = tmp_path / "out.mp4"
+    first, second = files.AtomicPath(target), files.AtomicPath(target)
+    first.tmp.write_bytes(b"first")
+    second.tmp.write_bytes(b"second")
+    first.commit()
+    with pytest.raises(FaceswapError, match=r"out.mp4: was written by another run meanwhile; it is kept"):
+        second.commit()
+    assert target.read_bytes() == b"first" and sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+    third = files.AtomicPath(target, overwrite=True)
+    third.tmp.write_bytes(b"third")
+    third.commit()
+    assert target.read_bytes() == b"third" and sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
 
 def test_a_second_writer_is_refused_at_once_naming_the_holder(tmp_path):

@@ -29,6 +29,8 @@ def _number(kind: type, low: float | None = None, high: float | None = None, abo
         except ValueError:
             what = "an integer" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"{text}: it must be a finite number")
         if value != value or (low is not None and value < low) or (high is not None and value > high) \
                 or (above is not None and value <= above):
             want = " and ".join(w for w in (

@@ -4,7 +4,6 @@ printing a short summary (the parser is in `arguments`)."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..errors import FaceswapError
 from ..workspace import detector_file, keys_dir
@@ -41,6 +40,8 @@ def do_info(args: argparse.Namespace) -> None:
 
     for f in args.files:
         i = media.video_info(f)
+        if i.image:  # (PyAV reads a photo as a one-frame "video")
+            raise FaceswapError(f"{f}: an image, not a video ({i.width}x{i.height}); info reads video files")
         print(f"{f}: {i.width}x{i.height}, {i.fps:g} fps, {i.frames} frames, {i.duration:.2f} s, "
               f"audio {f'{i.audio_duration:.2f} s at {i.audio_rate} Hz' if i.has_audio else 'none'}")
 
@@ -53,10 +54,7 @@ def do_extract(args: argparse.Namespace) -> None:
                                  size=args.size, every=args.every, min_size=args.min_size,
                                  min_blur=args.min_blur, yaw_range=yaw, reference=args.reference,
                                  max_distance=args.max_distance, overwrite=args.overwrite)
-    print(summary)
-    if summary.kept == 0:
-        print(f"warning: no faces kept from {', '.join(args.sources)}; the face set is empty",
-              file=sys.stderr)
+    print(summary)  # (no face kept is an error: an empty set is never written)
 
 
 def do_faces(args: argparse.Namespace) -> None:
@@ -140,7 +138,7 @@ def do_convert(args: argparse.Namespace) -> None:
     from ..swapping import convert, options, swap
 
     convert.check_job(args.input, args.out, gif=args.gif, overwrite=args.overwrite, start=args.start,
-                      end=args.end, resize=args.resize)  # before the model and the detector load
+                      end=args.end, resize=args.resize, gif_start=args.gif_start)  # before the model loads
     opts = options.SwapOptions(color=args.color, blend=args.blend, erode=args.erode, feather=args.feather,
                             min_size=args.min_size, batch_size=args.batch_size,
                             detect_every=args.detect_every)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from .. import encode, media, pipeline
 from ..errors import FaceswapError
 from ..faces import align, detect
 from ..files import AtomicPath
+from ..swapping.convert import VIDEO_OUT, same_file
 from . import features, nets
 
 VERDICT_AT = 0.5  # the median frame probability above which a video is judged swapped
@@ -163,10 +165,14 @@ def scan(video: str | Path, model: SwapDetector, detector: str = "auto", *, heat
     without one get no score). Returns per-frame probabilities, their medians and the verdict; with
     `heatmap`, also writes a video of where the boundary detector sees the seam of a pasted face."""
     info = media.video_info(video)
-    if heatmap is not None and Path(heatmap).resolve() == Path(video).resolve():
+    if info.image:
+        raise FaceswapError(f"{video}: an image, not a video; scan judges the faces of a video")
+    if heatmap is not None and same_file(Path(heatmap), Path(video)):
         raise FaceswapError(f"{heatmap}: is the input; write the heatmap video to another file")
     if heatmap is not None and Path(heatmap).exists() and not overwrite:
         raise FaceswapError(f"{heatmap}: already exists; choose another name or pass --overwrite")
+    if heatmap is not None and Path(heatmap).suffix.lower() not in VIDEO_OUT:
+        raise FaceswapError(f"{heatmap}: the heatmap is an MP4 video; give a name ending in .mp4")
     det = detect.get_detector(detect.choose(detector, [video]), clip=video, quiet=not progress)
     rows, previous = [], None
     writer = encode.VideoWriter(heatmap, info.fps, overwrite=overwrite) if heatmap is not None else None
@@ -201,7 +207,9 @@ def scan(video: str | Path, model: SwapDetector, detector: str = "auto", *, heat
     if not scored:
         raise FaceswapError(f"{video}: no face found in any of its {len(rows)} frames; "
                             "no verdict (try another --detector)")
-    medians = {n: float(np.nanmedian([r[n] for r in scored])) for n in (*features.DETECTORS, "combined")}
+    with warnings.catch_warnings():  # a detector without a score in any frame (one frame: no flicker): NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        medians = {n: float(np.nanmedian([r[n] for r in scored])) for n in (*features.DETECTORS, "combined")}
     swapped = medians["combined"] >= VERDICT_AT
     return {"video": str(video), "frames": rows, "faces": len(scored), "median": medians, "swapped": swapped,
             "detector": det.name, "heatmap": str(heatmap) if heatmap is not None else None,

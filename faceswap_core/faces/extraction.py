@@ -38,9 +38,13 @@ class ExtractSummary:
     detector: str = ""
 
     def __str__(self) -> str:
+        return f"{self.path}: {self.counts()}"
+
+    def counts(self) -> str:
+        """Frames read, faces found, kept, dropped and why."""
         drops = ", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items())) or "none"
         extra = f", {self.unreadable} unreadable images skipped" if self.unreadable else ""
-        return (f"{self.path}: {self.frames} frames read, {self.faces_found} faces found, {self.kept} kept "
+        return (f"{self.frames} frames read, {self.faces_found} faces found, {self.kept} kept "
                 f"(dropped: {drops}){extra} [detector {self.detector}]")
 
 
@@ -52,11 +56,12 @@ def _frames_of(source: Path, every: int,
         for i, p in enumerate(files):
             if i % every:
                 continue
-            img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            if img is None:
+            try:
+                img = media.read_image(p)
+            except FaceswapError:  # damaged, not an image, or too large to be a photo
                 summary.unreadable += 1
                 continue
-            yield i, None, cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+            yield i, None, img
         return
     for i, (t, frame) in enumerate(media.iter_frames(source)):
         if i % every == 0:
@@ -90,20 +95,26 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
 
     if every < 1 or size < 32:
         raise FaceswapError(f"every {every}, size {size}: use every >= 1 (every Nth frame) and size >= 32 px")
+    if yaw_range is not None and not -180 <= yaw_range[0] <= yaw_range[1] <= 180:
+        raise FaceswapError(f"yaw range {yaw_range[0]:g} {yaw_range[1]:g}: give MIN <= MAX, in degrees from "
+                            "-180 to 180")
     sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
     if not sources:
         raise FaceswapError("extract: give at least one clip or image folder")
+    final = faces_dir(workspace, person)
     srcs = [c for s in sources for c in _clips_or_folder(Path(s))]
     infos = {}
     for s in srcs:
         if not s.exists():
             raise FaceswapError(f"{s}: no such clip or folder")
+        if s.resolve() == final.resolve() or final.resolve() in s.resolve().parents:
+            raise FaceswapError(f"{s}: is the face set this extraction writes; give {person}'s clips or photos "
+                                "(e.g. the workspace's clips folder)")
         if s.is_file():
             # a clear error for a corrupt or non-video file, before anything is written
             infos[s] = media.video_info(s)
     refs = None if reference is None else reference if isinstance(reference, np.ndarray) else \
         identity.references(reference)  # a photo without a face is refused before anything is written
-    final = faces_dir(workspace, person)
     final.parent.mkdir(parents=True, exist_ok=True)
     with writer_lock(final):
         if final.exists() and not overwrite:
@@ -149,6 +160,10 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
                 finally:
                     bar.close()
             summary.kept = len(records)
+            if not records:  # an empty set is never written: an existing one is kept as it is
+                kept = f"; the face set in {final} is unchanged" if final.exists() else "; nothing written"
+                raise FaceswapError(f"{', '.join(map(str, sources))}: no face kept: {summary.counts()}{kept}; "
+                                    "check the source, or loosen --min-size, --yaw-range or --reference")
             meta = {"person": person, "crop_size": size, "padding": align.PADDING,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "sources": [str(s) for s in srcs],
                     "faces": [asdict(r) for r in records]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .. import encode, media, pipeline
+from .. import encode, files, media, pipeline
 from ..errors import FaceswapError
 from ..faces import identity
 from ..progress import progress_bar
@@ -66,14 +67,25 @@ def output_size(width: int, height: int, resize: int | None) -> tuple[int, int]:
     return int(round(width / 2)) * 2, int(round(height / 2)) * 2
 
 
+VIDEO_OUT = (".mp4", ".m4v", ".mov")  # convert writes H.264 in an MP4 container
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (a link or another spelling included)."""
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+
 def check_job(source: str | Path, output: str | Path, *, gif: str | Path | None = None,
               overwrite: bool = False, start: float = 0.0, end: float | None = None,
-              resize: int | None = None) -> media.VideoInfo:
+              resize: int | None = None, gif_start: float = 0.0) -> media.VideoInfo:
     """Refuse a conversion that would fail or lose a file, before any work starts: the input must be a
-    readable video, the outputs (video, GIF) new files (or `overwrite`) in a writable folder, never the input
-    or each other, and the range inside the clip. Returns the input's info."""
+    readable video, the outputs (an MP4 video, a GIF) new files (or `overwrite`) in a writable folder, never
+    the input, a sidecar of it (its truth, its credentials) or each other, and the ranges inside the clip.
+    Returns the input's info."""
     source, output = Path(source), Path(output)
     info = media.video_info(source)  # one clear line for a missing, corrupt or non-video file
+    if info.image:
+        raise FaceswapError(f"{source}: an image, not a video; convert swaps the faces of a video")
     for path in (output, Path(gif) if gif is not None else None):
         if path is None:
             continue
@@ -84,21 +96,38 @@ def check_job(source: str | Path, output: str | Path, *, gif: str | Path | None 
             raise FaceswapError(f"{folder}: cannot write here (read-only or not yours); choose another path")
     if output.exists() and not overwrite:
         raise FaceswapError(f"{output}: already exists; choose another name or pass --overwrite")
-    if output.resolve() == source.resolve():
+    if same_file(output, source):
         raise FaceswapError(f"{output}: is the input; write the result to another file")
     if gif is not None:
         for other, what in ((source, "the input"), (output, "the output video")):
-            if Path(gif).resolve() == other.resolve():  # --overwrite never replaces these with a GIF
+            if same_file(Path(gif), other):  # --overwrite never replaces these with a GIF
                 raise FaceswapError(f"{gif}: is {what}; write the GIF to another file")
         if Path(gif).exists() and not overwrite:
             raise FaceswapError(f"{gif}: already exists; choose another name or pass --overwrite")
+    for path, suffixes in ((output, VIDEO_OUT), (Path(gif) if gif is not None else None, (".gif",))):
+        if path is not None and path.suffix.lower() not in suffixes:  # (a sidecar of the input, say)
+            raise FaceswapError(f"{path}: convert writes {suffixes[0][1:].upper()}; give a name ending in "
+                                f"{' or '.join(suffixes)}")
     if resize is not None and resize <= 0:
         raise FaceswapError(f"resize {resize}: give a positive output height in pixels")
     if end is not None and end <= start:
         raise FaceswapError(f"end {end} s is not after start {start} s")
     if start >= info.duration:
         raise FaceswapError(f"{source}: start {start:g} s is past its end ({info.duration:.2f} s)")
+    length = min(end, info.duration) - start if end is not None else info.duration - start
+    if gif is not None and gif_start >= length:
+        raise FaceswapError(f"gif start {gif_start:g} s: past the end of the output ({length:.2f} s long); "
+                            "give a smaller --gif-start")
     return info
+
+
+def claim(output: str | Path):
+    """Hold the output's name for one conversion: a second run writing the same file is refused at once
+    (its lock is a hidden file beside it)."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return files.lock(output.parent, f"the output {output.name}",
+                      name="." + re.sub(r"[^\w-]", "-", output.name) + ".lock")
 
 
 def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, start: float = 0.0,
@@ -116,89 +145,91 @@ def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, s
     to every written frame after the label (the CLI passes `watermark.mark_frame`: an invisible watermark)."""
 
     source, output = Path(source), Path(output)
-    info = check_job(source, output, gif=gif, overwrite=overwrite, start=start, end=end, resize=resize)
-    w, h = output_size(info.width, info.height, resize)
-    summary = ConvertSummary(None)
-    expected = int(round(((end if end is not None else info.duration) - start) * info.fps))
-    bar = progress_bar(total=max(expected, 0) or None, desc=f"convert {source.name}", unit="frame",
-                       enabled=progress)
+    with claim(output):  # a second run writing the same file is refused at once
+        info = check_job(source, output, gif=gif, overwrite=overwrite, start=start, end=end, resize=resize,
+                         gif_start=gif_seconds[0])
+        w, h = output_size(info.width, info.height, resize)
+        summary = ConvertSummary(None)
+        expected = int(round(((end if end is not None else info.duration) - start) * info.fps))
+        bar = progress_bar(total=max(expected, 0) or None, desc=f"convert {source.name}", unit="frame",
+                           enabled=progress)
 
-    def frames() -> Iterator[tuple[int, np.ndarray]]:
-        for t, f in media.iter_frames(source, start=start, end=end):
-            if f.shape[:2] != (h, w):
-                f = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
-            yield int(round(t * info.fps)), f
+        def frames() -> Iterator[tuple[int, np.ndarray]]:
+            for t, f in media.iter_frames(source, start=start, end=end):
+                if f.shape[:2] != (h, w):
+                    f = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
+                yield int(round(t * info.fps)), f
 
-    track = swapper.start(info.fps)  # this video's detections: steadied over its frames, or every Nth
+        track = swapper.start(info.fps)  # this video's detections: steadied over its frames, or every Nth
 
-    def prepare(items: list) -> tuple[list[np.ndarray], list[list[Aligned]]]:
-        idx, frs = [i for i, _ in items], [f for _, f in items]
-        return frs, swapper.prepare(frs, idx, track)
+        def prepare(items: list) -> tuple[list[np.ndarray], list[list[Aligned]]]:
+            idx, frs = [i for i, _ in items], [f for _, f in items]
+            return frs, swapper.prepare(frs, idx, track)
 
-    def run_model(job) -> tuple:
-        frs, aligned = job
-        summary.faces += sum(map(len, aligned))
-        summary.frames_without_face += sum(not a for a in aligned)
-        return frs, aligned, swapper.run_model(aligned)
+        def run_model(job) -> tuple:
+            frs, aligned = job
+            summary.faces += sum(map(len, aligned))
+            summary.frames_without_face += sum(not a for a in aligned)
+            return frs, aligned, swapper.run_model(aligned)
 
-    # (original, swapped, landmarks) of every `every`-th frame, for the identity score
-    samples: list[tuple] = []
-    every, seen = max(1, expected // max(identity_samples, 1)), itertools.count()
+        # (original, swapped, landmarks) of every `every`-th frame, for the identity score
+        samples: list[tuple] = []
+        every, seen = max(1, expected // max(identity_samples, 1)), itertools.count()
 
-    def paste(job) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        frs, aligned, decoded = job
-        out = swapper.paste(frs, aligned, decoded)
-        for fr, o, faces in zip(frs, out, aligned):
-            if (k := next(seen)) % every == 0 and faces and identity_of is not None:
-                samples.append((fr, o, [a.face.landmarks for a in faces], k))
-        return frs, out
+        def paste(job) -> tuple[list[np.ndarray], list[np.ndarray]]:
+            frs, aligned, decoded = job
+            out = swapper.paste(frs, aligned, decoded)
+            for fr, o, faces in zip(frs, out, aligned):
+                if (k := next(seen)) % every == 0 and faces and identity_of is not None:
+                    samples.append((fr, o, [a.face.landmarks for a in faces], k))
+            return frs, out
 
-    gif_frames: list[np.ndarray] = []
-    t0 = time.perf_counter()
-    with encode.VideoWriter(output, info.fps, audio_from=source, audio_range=(start, end),
-                            overwrite=overwrite, metadata=PROVENANCE if provenance else None, crf=crf,
-                            preset=preset) as writer:
+        gif_frames: list[np.ndarray] = []
+        t0 = time.perf_counter()
+        with encode.VideoWriter(output, info.fps, audio_from=source, audio_range=(start, end),
+                                overwrite=overwrite, metadata=PROVENANCE if provenance else None, crf=crf,
+                                preset=preset) as writer:
 
-        def write(done) -> None:
-            originals, swapped = done
-            for orig, out in zip(originals, swapped):
-                if side_by_side:
-                    out = np.concatenate([orig, out], 1)
-                if provenance:
-                    label_frame(out)
-                if mark is not None:
-                    out = mark(out)
-                k = summary.frames
-                if gif is not None and gif_seconds[0] * info.fps <= k < gif_seconds[1] * info.fps:
-                    gif_frames.append(out)
-                writer.write(out)
-                summary.frames += 1
-                bar.update(1)
+            def write(done) -> None:
+                originals, swapped = done
+                for orig, out in zip(originals, swapped):
+                    if side_by_side:
+                        out = np.concatenate([orig, out], 1)
+                    if provenance:
+                        label_frame(out)
+                    if mark is not None:
+                        out = mark(out)
+                    k = summary.frames
+                    if gif is not None and gif_seconds[0] * info.fps <= k < gif_seconds[1] * info.fps:
+                        gif_frames.append(out)
+                    writer.write(out)
+                    summary.frames += 1
+                    bar.update(1)
 
-        stages = [pipeline.Stage("decode", lambda c: c, queue_size=4),
-                  pipeline.Stage("detect+align", prepare), pipeline.Stage("model", run_model),
-                  pipeline.Stage("blend", paste), pipeline.Stage("encode", write)]
-        try:
-            summary.stage_seconds = pipeline.run(pipeline.chunked(frames(), chunk), stages)
-        finally:
-            bar.close()
-        if summary.frames == 0:
-            raise FaceswapError(f"{source}: no frames between {start} s and {end} s")
-    summary.output = output
-    summary.seconds = time.perf_counter() - t0
-    if identity_of is not None and samples:
-        summary.identity = {
-            k: identity.recogniser_verdict(np.concatenate([identity.embed(s[j], s[2]) for s in samples]),
-                                           *identity_of)
-            for k, j in (("before", 0), ("after", 1))}
-        summary.identity["frames"] = [k for *_, marks, k in samples for _ in marks]  # one entry per face
-    if summary.faces == 0:
-        msg = f"{source}: no face found in any frame; the output holds the input's frames unchanged"
-        summary.warnings.append(msg)
-        print(f"warning: {msg}", file=sys.stderr)
-    if gif is not None:
-        summary.gif = encode.write_gif(gif_frames, gif, info.fps, overwrite=overwrite)
-    return summary
+            stages = [pipeline.Stage("decode", lambda c: c, queue_size=4),
+                      pipeline.Stage("detect+align", prepare), pipeline.Stage("model", run_model),
+                      pipeline.Stage("blend", paste), pipeline.Stage("encode", write)]
+            try:
+                summary.stage_seconds = pipeline.run(pipeline.chunked(frames(), chunk), stages)
+            finally:
+                bar.close()
+            if summary.frames == 0:
+                raise FaceswapError(f"{source}: no frames between {start} s and {end} s")
+        summary.output = output
+        summary.seconds = time.perf_counter() - t0
+        if identity_of is not None and samples:
+            summary.identity = {
+                k: identity.recogniser_verdict(np.concatenate([identity.embed(s[j], s[2]) for s in samples]),
+                                               *identity_of)
+                for k, j in (("before", 0), ("after", 1))}
+            summary.identity["frames"] = [k for *_, marks, k in samples for _ in marks]  # one entry per face
+        if summary.faces == 0:
+            msg = f"{source}: no face found in any frame; the output holds the input's frames unchanged"
+            summary.warnings.append(msg)
+            print(f"warning: {msg}", file=sys.stderr)
+        if gif is not None:
+            summary.gif = encode.write_gif(gif_frames, gif, info.fps, overwrite=overwrite)
+        return summary
 
 
 __all__ = ["ConvertSummary", "check_job", "convert_video", "output_size"]

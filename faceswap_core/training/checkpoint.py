@@ -119,6 +119,28 @@ def load_model(checkpoint: str | Path, with_state: bool = False, expect_config: 
     return (model, state) if with_state else model
 
 
+def read_step(state: dict, checkpoint: str | Path) -> int:
+    """The step a checkpoint's state records, checked (a whole number from 0)."""
+    step = state.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise FaceswapError(f"{Path(checkpoint) / 'state.json'}: damaged (step {step!r}); use the previous "
+                            "checkpoint")
+    return step
+
+
+def read_history(out_dir: str | Path, step: int) -> list[dict]:
+    """The loss history of a model folder up to `step` (empty if there is none), checked."""
+    path = Path(out_dir) / "history.json"
+    if not path.exists():
+        return []
+    try:
+        history = json.loads(path.read_text())
+        return [h for h in history if int(h["step"]) <= step]
+    except (ValueError, TypeError, KeyError) as e:
+        raise FaceswapError(f"{path}: damaged ({str(e)[:60] or type(e).__name__}); restore it, or move it "
+                            "away to resume without the loss history") from None
+
+
 def load_optimizers(optims: dict[str, torch.optim.Optimizer], checkpoint: str | Path) -> None:
     """Restore the optimizers' state saved in a checkpoint folder."""
     ck = Path(checkpoint)
@@ -161,4 +183,5 @@ def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
                             f"{path.parent.parent} is kept: load that one") from None
 
 
-__all__ = ["checkpoints", "latest", "load_extra", "load_model", "load_optimizers", "save"]
+__all__ = ["checkpoints", "latest", "load_extra", "load_model", "load_optimizers", "read_history", "read_step",
+           "save"]

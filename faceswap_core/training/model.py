@@ -40,10 +40,40 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        """A config read from a file, checked: whole numbers in range, and a model of at most
+        `MAX_PARAMETERS` (a damaged or hostile file must not make us allocate terabytes). ValueError or
+        TypeError says what is wrong."""
         d = dict(d)
         for k in ("encoder_filters", "decoder_filters"):
             d[k] = tuple(d[k])
-        return cls(**d)
+            if not 1 <= len(d[k]) <= 8:
+                raise ValueError(f"{k} {list(d[k])}: 1 to 8 layers")
+        c = cls(**d)
+        for k, low in (("image_size", 16), ("dense", 1), ("code_channels", 1), ("encoder_upscale", 1),
+                       ("encoder_view", 0), ("identity_dim", 0)):
+            _whole(k, getattr(c, k), low)
+        for k in ("encoder_filters", "decoder_filters"):
+            for v in getattr(c, k):
+                _whole(k, v, 1)
+        if not isinstance(c.name, str):
+            raise ValueError(f"name {c.name!r}: not a name")
+        try:
+            with torch.device("meta"):  # counts the parameters without allocating them
+                n = parameter_count(FaceSwapModel(c, ["a"]))
+        except FaceswapError as e:  # layer sizes that do not fit together
+            raise ValueError(str(e)) from None
+        if n > MAX_PARAMETERS:
+            raise ValueError(f"an encoder and decoder of {n / 1e6:,.0f} million parameters, over the "
+                             f"{MAX_PARAMETERS / 1e6:,.0f} million this project builds")
+        return c
+
+
+MAX_PARAMETERS = 400_000_000  # 1.6 GB of float32 weights (+ Adam's two moments): `original` has about 60 M
+
+
+def _whole(name: str, value, low: int, high: int = 1 << 16) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError(f"{name} {value!r}: a whole number from {low} to {high}")
 
 
 CONFIGS = {

@@ -6,10 +6,7 @@ chapter 04.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -30,6 +27,7 @@ from .distributed import current, init_distributed, same_everywhere  # noqa: F40
 from .losses import reconstruction_loss
 from .model import FaceSwapModel
 from .recipe import TrainConfig
+from .stopping import StopRequests, whole_steps
 
 TRAIN_CROP = 128  # face-set crops are resized to this (whole padded crop) before the random transform
 MIN_LR = 0.05  # the cosine schedule ends at this share of the learning rate
@@ -97,6 +95,7 @@ class Trainer:
                        for p in model.persons}
         self.critic = remedies.CodeCritic.create(model, config, self.device) if config.code_critic else None
         self.step = 0
+        self.mid_step = False  # true while a step has updated some persons but not all
         self.history: list[dict] = []
         self.changed: dict[str, tuple] = {}  # on resume: setting -> (saved, given)
         self.device_type = torch.device(self.device).type
@@ -163,6 +162,7 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         """One step: each person in turn, its decoder and the shared encoder updated on its batch."""
         self.model.train()
+        self.mid_step = True
         losses, codes = {}, {}
         lr = self.lr_at(self.step)
         # one random stream per (seed, rank, step): resume needs no saved generator state
@@ -191,18 +191,25 @@ class Trainer:
         self.step += 1
         self.history.append({"step": self.step, "time": round(time.time(), 3),
                              **{p: round(v, 6) for p, v in losses.items()}})
+        self.mid_step = False
         return losses
 
     def train(self, steps: int, progress: bool = True, callback: Callable[[Trainer], None] | None = None,
               callback_every: int = 0) -> list[dict]:
-        """Train until `self.step == steps`; Ctrl-C saves a checkpoint before stopping. Returns the history.
-        The model folder is locked meanwhile: a second trainer of the same model is refused with one line."""
+        """Train until `self.step == steps`; Ctrl-C (or SIGTERM) stops after the step under way and saves a
+        checkpoint of whole steps (`stopping`). Returns the history. The model folder is locked meanwhile: a
+        second trainer of the same model is refused with one line."""
+        if steps < self.step:
+            raise FaceswapError(f"steps {steps}: {self.out} is already at step {self.step}; give more steps "
+                                "(training never goes back: its checkpoint is kept as it is)")
+        if steps == self.step:
+            return self.history  # nothing to train: the checkpoint stays as it is
         is_main = self.rank == 0
-        with lock(self.out, "this model") if is_main else contextlib.nullcontext(), _term_as_interrupt():
-            return self._train(steps, progress, callback, callback_every, is_main)
+        with lock(self.out, "this model") if is_main else contextlib.nullcontext(), whole_steps() as stops:
+            return self._train(steps, progress, callback, callback_every, is_main, stops)
 
     def _train(self, steps: int, progress: bool, callback: Callable[[Trainer], None] | None,
-               callback_every: int, is_main: bool) -> list[dict]:
+               callback_every: int, is_main: bool, stops: StopRequests) -> list[dict]:
         bar = progress_bar(total=steps, initial=self.step, desc="train", unit="step",
                            enabled=progress and is_main)
         t0, s0 = time.perf_counter(), self.step
@@ -219,11 +226,14 @@ class Trainer:
                     self.save()
                 if callback is not None and callback_every and self.step % callback_every == 0:
                     callback(self)
+                stops.check()
         except KeyboardInterrupt:
             bar.close()
-            if is_main:
+            if is_main and not self.mid_step:
                 path = self.save()
                 print(f"interrupted at step {self.step}: checkpoint saved in {path}")
+            elif is_main:  # stopped twice, inside a step: the weights hold part of a step
+                print(f"stopped inside step {self.step + 1}: nothing saved; the last checkpoint stands")
             raise
         bar.close()
         if is_main:
@@ -274,7 +284,13 @@ class Trainer:
         out = Path(out_dir)
         ck = Path(checkpoint) if checkpoint else ckpt.latest(out)
         model, state = ckpt.load_model(ck, with_state=True)
-        saved = TrainConfig(**state["train_config"])
+        step = ckpt.read_step(state, ck)
+        history = ckpt.read_history(out, step)
+        try:
+            saved = TrainConfig(**state["train_config"])
+        except (KeyError, TypeError) as e:
+            raise FaceswapError(f"{ck}/state.json: damaged training settings ({str(e)[:60]}); use the "
+                                "previous checkpoint") from None
         cfg = TrainConfig(**{**asdict(saved), **overrides})
         t = cls(model, faces, out, cfg, device)
         t.changed = {k: (getattr(saved, k), v) for k, v in overrides.items() if getattr(saved, k) != v}
@@ -284,27 +300,8 @@ class Trainer:
             ckpt.load_optimizers({**t.optims, CRITIC: t.critic.optim}, ck)
         else:
             ckpt.load_optimizers(t.optims, ck)
-        t.step = int(state["step"])
-        hist = out / "history.json"
-        t.history = [h for h in json.loads(hist.read_text()) if h["step"] <= t.step] if hist.exists() else []
+        t.step, t.history = step, history
         return t
-
-
-@contextlib.contextmanager
-def _term_as_interrupt():
-    """A plain `kill` (SIGTERM) stops training like Ctrl-C does: a checkpoint is saved first."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    old = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 def load_faces(workspace: str | Path, persons: list[str],
