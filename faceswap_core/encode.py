@@ -32,8 +32,8 @@ class VideoWriter:
                  audio_range: tuple[float, float | None] = (0.0, None),
                  crf: int = 20, preset: str = "veryfast",
                  overwrite: bool = False, metadata: dict[str, str] | None = None):
-        self._target = AtomicPath(path, overwrite)
-        self.fps = Fraction(fps).limit_denominator(1001)
+        self.fps = Fraction(media.real(fps, "fps", 0, 1000)).limit_denominator(1001)
+        self._target = _target(path, overwrite, "video")
         self.size = size  # (height, width); taken from the first frame when None
         self._crf, self._preset = crf, preset
         self._out = av.open(str(self._target.tmp), "w", format="mp4")
@@ -42,6 +42,14 @@ class VideoWriter:
         self._audio_src = self._pending = None
         self._audio_packets: Iterator | None = None
         self._audio_start, self._audio_end = audio_range
+        try:
+            self._open_audio(audio_from, audio)
+        except BaseException:  # (a missing audio source): leave no temp file behind
+            self._out.close()
+            self._target.discard()
+            raise
+
+    def _open_audio(self, audio_from, audio) -> None:
         if audio_from is not None:
             src = media.open_container(audio_from)
             if src.streams.audio:
@@ -65,7 +73,8 @@ class VideoWriter:
         self._video.thread_type = "AUTO"
 
     def write(self, frame: np.ndarray) -> None:
-        """Append one RGB uint8 frame."""
+        """Append one RGB uint8 frame (grey and RGBA converted)."""
+        frame = media.rgb_image(frame, f"frame {self._n}")
         if self._video is None:
             self._open_video(*frame.shape[:2])
             self.size = frame.shape[:2]
@@ -90,7 +99,8 @@ class VideoWriter:
         raise e
 
     def write_all(self, frames: Iterable[np.ndarray]) -> None:
-        for f in frames:
+        """Append frames: a sequence of RGB frames or an (N, H, W, 3) array."""
+        for f in _frames(frames):
             self.write(f)
 
     def _mux_audio_until(self, t: float | None) -> None:
@@ -183,12 +193,14 @@ def write_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float, wid
     import cv2
     from PIL import Image
 
+    fps, width = media.real(fps, "fps", 0, 1000), media.positive_int(width, "width")
+    frames = [media.rgb_image(f, f"frame {k}") for k, f in enumerate(_frames(frames))]
     if not frames:
         raise FaceswapError(f"{path}: no frames for the GIF; check the GIF's time range")
-    target = AtomicPath(path, overwrite)
+    target = _target(path, overwrite, "GIF")
     try:
         h, w = frames[0].shape[:2]
-        size = (width, int(round(h * width / w))) if w > width else (w, h)
+        size = (width, max(1, round(h * width / w))) if w > width else (w, h)
         imgs = [Image.fromarray(cv2.resize(f, size, interpolation=cv2.INTER_AREA)) for f in frames]
         imgs[0].save(target.tmp, format="GIF", save_all=True, append_images=imgs[1:],
                      duration=int(round(1000 / fps)), loop=0)
@@ -196,3 +208,21 @@ def write_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float, wid
     except BaseException:
         target.discard()
         raise
+
+
+def _target(path, overwrite: bool, what: str) -> AtomicPath:
+    """The temp file beside a checked output path (not a folder; see `files.AtomicPath`)."""
+    path = media.as_path(path, f"{what} path")
+    if path.is_dir():
+        raise FaceswapError(f"{path}: a folder; give a file name for the {what}")
+    return AtomicPath(path, overwrite)
+
+
+def _frames(frames) -> Iterable[np.ndarray]:
+    """Frames as given, refusing None and one (H, W, 3) image given where a sequence of frames belongs."""
+    one = isinstance(frames, np.ndarray) and (frames.ndim not in (3, 4) or frames.ndim == 3 and
+                                              frames.shape[-1] in (3, 4))
+    if frames is None or one:
+        got = "None" if frames is None else f"one array of shape {frames.shape}"
+        raise FaceswapError(f"frames: {got}; give a list of (H, W, 3) frames or an (N, H, W, 3) array")
+    return frames

@@ -1,18 +1,24 @@
 """Reading video and audio on PyAV: a file's video info, its frames (upright), its audio; images checked.
 
 Frames cross this module's edges as ``uint8 HxWx3 RGB`` numpy arrays (`rgb_image` converts grey and RGBA
-and refuses the rest in one line). Writing is `encode`'s job. Taught in chapter 01 (and used by chapter 05).
+and refuses the rest in one line). The library's input checks live here, one per kind: `rgb_image` and
+`image_array` (pixels), `read_image` (image files), `as_path`, `positive_int` (sizes, counts), `real` (frame
+rates, shares) and `frame_size` (shapes); landmarks are `faces.align.landmarks68`'s. Writing is `encode`'s
+job. Taught in chapter 01 (and used by chapter 05).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from .errors import FaceswapError
@@ -36,7 +42,10 @@ class VideoInfo:
 
 
 def open_container(path: str | os.PathLike) -> av.container.InputContainer:
-    path = Path(path)
+    """A media file opened for reading (one line for a missing, folder or unreadable path)."""
+    path = as_path(path)
+    if path.is_dir():
+        raise FaceswapError(f"{path}: a folder, not a video; give a video file")
     if not path.is_file():
         raise FaceswapError(f"{path}: no such file; check the path")
     try:
@@ -82,23 +91,120 @@ def _stream_seconds(stream) -> float:
     return 0.0
 
 
+MAX_SIDE = 32_767  # px: OpenCV's warps and remaps stop below 2**15 a side
+MAX_PIXELS = 100_000_000  # an image over 100 megapixels is no photo or video frame (a decompression bomb?)
+CV_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)  # pixel types OpenCV warps and resizes
+RGB_HINT = "give a uint8 (H, W, 3) RGB array"
+
+
+def as_path(path, what: str = "path") -> Path:
+    """A file name as a Path; None, numbers and other objects are refused in one line."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise FaceswapError(f"{what} {path!r}: not a path; give a file name")
+    return Path(path)
+
+
+def positive_int(value, what: str = "size", most: int = MAX_SIDE) -> int:
+    """A whole number from 1 to `most` (a size in pixels, a count), else one line naming it."""
+    whole = isinstance(value, (int, np.integer)) or isinstance(value, float) and value.is_integer()
+    if isinstance(value, (bool, np.bool_)) or not whole or not 1 <= value <= most:
+        raise FaceswapError(f"{what} {value!r}: give a whole number from 1 to {most}")
+    return int(value)
+
+
+def real(value, what: str, low: float, high: float) -> float:
+    """A finite number above `low` and at most `high` (a frame rate, a share), else one line naming it."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not ok or not low < value <= high:  # (NaN fails the comparison)
+        raise FaceswapError(f"{what} {value!r}: give a number above {low} and at most {high}")
+    return float(value)
+
+
+def frame_size(shape, what: str = "frame shape") -> tuple[int, int]:
+    """(height, width) of a frame's shape (H, W[, C]): 1 to `MAX_SIDE` px a side, `MAX_PIXELS` in all."""
+    ok = isinstance(shape, (tuple, list)) and len(shape) >= 2 and all(
+        isinstance(v, (int, np.integer)) and 1 <= v <= MAX_SIDE for v in shape[:2])
+    if not ok or shape[0] * shape[1] > MAX_PIXELS:
+        raise FaceswapError(f"{what} {shape!r}: give a frame's shape (H, W[, C]), 1 to {MAX_SIDE} px a side "
+                            f"and at most {MAX_PIXELS // 10**6} megapixels")
+    return int(shape[0]), int(shape[1])
+
+
+def image_array(image, what: str = "image", dtypes: tuple = CV_DTYPES) -> np.ndarray:
+    """The one check of pixels handed to the library: an (H, W) or (H, W, 1-4) array of one of `dtypes`,
+    not empty and not absurdly large; anything else is refused with one line naming it."""
+    if image is None:
+        raise FaceswapError(f"{what}: no image (None); {RGB_HINT}")
+    try:
+        a = np.asarray(image)
+    except (ValueError, TypeError) as e:
+        raise FaceswapError(f"{what}: not an image array ({_short(e)[:60]}); {RGB_HINT}") from None
+    if a.dtype not in dtypes:
+        hint = ("give uint8 RGB in 0-255 (e.g. (img * 255).astype('uint8'))" if dtypes == (np.uint8,)
+                else f"give {', '.join(np.dtype(d).name for d in dtypes)} pixels")
+        raise FaceswapError(f"{what}: {a.dtype} pixels; {hint}")
+    if a.ndim not in (2, 3) or a.ndim == 3 and not 1 <= a.shape[2] <= 4:
+        first = a.ndim == 3 and a.shape[0] in (1, 3, 4)
+        why = ("; one image, not a batch" if a.ndim == 4 else
+               " (channels first? use np.moveaxis(img, 0, -1))" if first else "")
+        raise FaceswapError(f"{what}: shape {a.shape}{why}; give an (H, W, 3) RGB image")
+    h, w = a.shape[:2]
+    if not h or not w:
+        raise FaceswapError(f"{what}: an empty image, shape {a.shape}; give a picture with pixels")
+    if max(h, w) > MAX_SIDE or h * w > MAX_PIXELS:
+        raise FaceswapError(f"{what}: {w}x{h} pixels is too large (at most {MAX_SIDE} a side and "
+                            f"{MAX_PIXELS // 10**6} megapixels); resize it")
+    return a
+
+
 def rgb_image(image, what: str = "frame") -> np.ndarray:
     """The one check for images handed to the library: uint8 (H, W, 3) RGB comes back as it is; grey (H, W)
-    or (H, W, 1) and RGBA (H, W, 4) are converted; anything else (float, 16-bit, other shapes) is refused
-    with one line, since guessing its scale would give silently wrong colours."""
-    a = np.asarray(image)
-    if a.dtype != np.uint8:
-        raise FaceswapError(f"{what}: {a.dtype} pixels; give uint8 RGB in 0-255 "
-                            "(e.g. (img * 255).astype('uint8'))")
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[:, :, 0]
-    if a.ndim == 2:
-        return np.repeat(a[:, :, None], 3, axis=2)
-    if a.ndim == 3 and a.shape[2] == 4:
-        return np.ascontiguousarray(a[:, :, :3])
+    or (H, W, 1) and RGBA (H, W, 4) are converted; anything else (float, 16-bit, other shapes, empty or huge)
+    is refused with one line, since guessing its scale would give silently wrong colours."""
+    a = image_array(image, what, (np.uint8,))
     if a.ndim == 3 and a.shape[2] == 3:
         return a
+    if a.ndim == 2 or a.shape[2] == 1:
+        return np.repeat(a.reshape(a.shape[:2] + (1,)), 3, axis=2)
+    if a.shape[2] == 4:
+        return np.ascontiguousarray(a[:, :, :3])
     raise FaceswapError(f"{what}: shape {a.shape}; give an (H, W, 3) RGB image")
+
+
+def read_image(path, what: str = "image") -> np.ndarray:
+    """An image file as uint8 (H, W, 3) RGB; a missing path, a folder, a file that is no image or whose
+    header declares more than `MAX_PIXELS` is refused in one line naming the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = as_path(path, what)
+    if path.is_dir():
+        raise FaceswapError(f"{path}: a folder, not an image; give one photo (JPEG or PNG)")
+    if not path.is_file():
+        raise FaceswapError(f"{path}: no such file; check the path")
+    try:  # the header only: its size is checked before anything is decoded
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                pixels, size = im.size[0] * im.size[1], "x".join(map(str, im.size))
+    except Image.DecompressionBombError as e:  # (PIL's own limit, above ours: it names the pixels only)
+        pixels = int(next(iter(re.findall(r"\d+", str(e))), MAX_PIXELS + 1))
+        size = f"{pixels:,} pixels"
+    except UnidentifiedImageError:
+        raise FaceswapError(f"{path}: not a readable image (no image format recognised); give a photo "
+                            "(JPEG or PNG)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise FaceswapError(f"{path}: not a readable image ({_short(e)}); give a photo (JPEG or "
+                            "PNG)") from None
+    if pixels > MAX_PIXELS:
+        raise FaceswapError(f"{path}: its header declares {size}, over {MAX_PIXELS // 10**6} megapixels "
+                            "(damaged, or a decompression bomb); give a smaller photo")
+    try:
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error:
+        img = None
+    if img is None or img.size == 0:
+        raise FaceswapError(f"{path}: not a readable image (damaged data); give a photo (JPEG or PNG)")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def video_info(path: str | os.PathLike) -> VideoInfo:
@@ -124,6 +230,7 @@ def video_info(path: str | os.PathLike) -> VideoInfo:
 def iter_frames(path: str | os.PathLike, fps: float | None = None, start: float = 0.0,
                 end: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """Yield (time in seconds, upright RGB frame) from `start` to `end`, optionally resampled to `fps`."""
+    fps = None if fps is None else real(fps, "fps", 0, 1000)
     c = open_container(path)
     n = turns = 0
     try:

@@ -317,7 +317,7 @@ PROBES: dict[str, Probe] = {
         r"in/grey.mp4: no face kept: 8 frames read, 0 faces found.*ws/faces/ines is unchanged"),
     "extract tiny faces only over a set": Probe(["extract", CLIP, "--person", "ines", "--detector", "truth",
                                                  "--min-size", "5000", "--overwrite", *ws],
-                                                r"no face kept .*too small 8.*is unchanged"),
+                                                r"no face kept: .*too small 8.*is unchanged"),
     "extract a set into itself": Probe(["extract", "ws/faces/ines", "--person", "ines", "--overwrite", *ws],
                                        r"ws/faces/ines: is the face set this extraction writes"),
     "extract a crop of the set into it": Probe(["extract", "ws/faces/ines/000000_0.png", "--person", "ines",

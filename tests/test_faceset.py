@@ -136,7 +136,7 @@ def test_a_reference_photo_picks_the_person_from_a_frame_of_two_real_faces(tmp_p
         assert (faceset.FaceSet(tmp_path / f"faces/{who}").records[0].box[0] > 512) == bool(x_side)
     stranger = synth.render(synth.CAST["kofi"], synth.Condition(), 256).frame
     cv2.imwrite(str(refs / "kofi.png"), cv2.cvtColor(stranger, cv2.COLOR_RGB2BGR))
-    with pytest.raises(FaceswapError, match=r"no face kept .*not the person 2.*; nothing written"):
+    with pytest.raises(FaceswapError, match=r"no face kept: .*not the person 2.*; nothing written"):
         extraction.extract(folder, "kofi", tmp_path, detector="dlib", reference=refs / "kofi.png", progress=False)
     assert not (tmp_path / "faces/kofi").exists()
     with pytest.raises(FaceswapError, match=r"0.png: 2 faces; a reference photo shows the person alone"):

@@ -256,7 +256,7 @@ def test_09_detectors_beat_chance_on_people_they_never_saw_and_marks_are_verifie
     assert set(r["xray_auc"]) == set(dataset.SETTINGS) and r["self_blends"] == 96
     # the recorded AUC is what the saved detector gives on the held-out clips
     model = swap_detector.load(ws / "detectors" / "swap_detector.safetensors")
-    plan = dataset.Plan(clips=2, frames=24, faces=16, steps=30, long_steps=120, batch_size=8)
+    plan = dataset.Plan(clips=2, frames=24, faces=16, steps=30, long_steps=120, batch_size=8, base="shipped")
     assert plan.key() == r["plan"]
     held = dataset.test_set(dataset.samples(dataset.plan_clips(ws, plan)), "base")
     assert measures.auc(np.nan_to_num(model.probabilities(held)["combined"], nan=0.5), held.label) == \

@@ -55,14 +55,17 @@ class Plan:
     steps: int = 600
     long_steps: int = 2400
     batch_size: int = 16
+    base: str = ""  # the swap models start from this pretrained base ("shipped", a file) or from scratch ("")
     seed: int = 0
 
     def key(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        """Changes with every setting (and with the base file's content: its models' keys follow it)."""
+        plain = {**asdict(self), "base": self.experiment(self.train_pair).key() if self.base else ""}
+        return hashlib.sha1(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:10]
 
     def experiment(self, pair: tuple[str, str], long: bool = False) -> experiments.Experiment:
         return experiments.Experiment(source=pair[0], target=pair[1], faces=self.faces,
-                                      batch_size=self.batch_size,
+                                      batch_size=self.batch_size, base=self.base,
                                       steps=self.long_steps if long else self.steps, seed=self.seed)
 
 

@@ -16,11 +16,16 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .. import synth
+from .. import media, synth
+from ..errors import FaceswapError
 
 INNER = slice(17, 68)  # brows, eyes, nose, mouth: the jaw line is left out of the fit
 PADDING = 48 / 256  # the classic crop: the template box fills the centre 160 px of 256
 CORE = 1 - 2 * PADDING  # the face core's share of the padded crop's side (160 / 256): what the network sees
+MAX_CROP = 4096  # px: the largest aligned crop (a face crop; 4x a 1024 px model's, for shrinking by area)
+MIN_SPREAD = 1.0  # px: inner landmarks spanning less than this in x or y are degenerate (no face)
+MAX_COORD = 1e6  # px: landmarks farther off than this are no face in any frame
+MARKS_HINT = "give the (68, 2) points of one face (x, y in pixels)"
 
 
 @lru_cache(maxsize=1)
@@ -46,6 +51,42 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def landmarks68(points, what: str = "landmarks") -> np.ndarray:
+    """The one check of a face's landmarks: (68, 2) or (68, 3) (a visibility column, dropped) finite numbers
+    whose inner points span at least `MIN_SPREAD` px each way; returns the (68, 2) float64 x, y."""
+    if points is None:
+        raise FaceswapError(f"{what}: None; {MARKS_HINT}")
+    try:
+        pts = np.asarray(points)
+    except (ValueError, TypeError):
+        pts = np.asarray(None)
+    if pts.dtype.kind not in "iuf":
+        raise FaceswapError(f"{what}: not numbers ({pts.dtype}); {MARKS_HINT}")
+    if pts.shape not in ((68, 2), (68, 3)):
+        raise FaceswapError(f"{what}: shape {pts.shape}; {MARKS_HINT}")
+    pts = pts[:, :2].astype(np.float64)
+    if not (np.isfinite(pts).all() and np.abs(pts).max() <= MAX_COORD):
+        raise FaceswapError(f"{what}: NaN, infinite or far-off (beyond {MAX_COORD:g} px) coordinates; give "
+                            "the 68 points of a detected face")
+    w, h = np.ptp(pts[INNER], axis=0)
+    if min(w, h) < MIN_SPREAD:
+        raise FaceswapError(f"{what}: the inner points span only {w:.3g} x {h:.3g} px (degenerate); give "
+                            "the 68 points of a detected face")
+    return pts
+
+
+def _matrix(matrix, what: str = "matrix") -> np.ndarray:
+    """A 2x3 transform of finite numbers whose 2x2 part can be inverted, else one line naming it."""
+    try:
+        m = np.asarray(matrix, np.float64)
+    except (ValueError, TypeError):
+        m = np.full(1, np.nan)
+    if m.shape != (2, 3) or not np.isfinite(m).all() or abs(np.linalg.det(m[:, :2])) < 1e-12:
+        raise FaceswapError(f"{what} {np.shape(matrix) if matrix is not None else None}: give a finite, "
+                            "invertible 2x3 transform (e.g. from alignment_matrix)")
+    return m
+
+
 def umeyama(src: np.ndarray, dst: np.ndarray, scale: bool = True) -> np.ndarray:
     """The least-squares similarity (rotation, uniform scale, shift) taking src points to dst, as 2x3."""
     src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
@@ -64,12 +105,16 @@ def umeyama(src: np.ndarray, dst: np.ndarray, scale: bool = True) -> np.ndarray:
 def alignment_matrix(landmarks: np.ndarray, size: int = 256, padding: float = PADDING) -> np.ndarray:
     """The 2x3 transform taking a frame to an aligned crop of `size` px
     (the inner template box inset by `padding`)."""
+    pts = landmarks68(landmarks)
+    size = media.positive_int(size, "size", MAX_CROP)
+    padding = media.real(padding, "padding", -6.0, 0.45)
     dst = (padding + template()[INNER] * (1 - 2 * padding)) * size
-    return umeyama(np.asarray(landmarks)[INNER, :2], dst)
+    return umeyama(pts[INNER], dst)
 
 
 def padding_for(coverage: float = CORE) -> float:
     """The padding whose aligned crop shows exactly the central `coverage` of the classic padded crop."""
+    coverage = media.real(coverage, "coverage", 0.05, 4.0)
     return (1 - CORE / coverage) / 2
 
 
@@ -87,7 +132,7 @@ def central(size: int, coverage: float = CORE) -> slice:
 
 def invert(matrix: np.ndarray) -> np.ndarray:
     """The inverse of a 2x3 similarity (crop pixels back to frame pixels)."""
-    return cv2.invertAffineTransform(np.asarray(matrix, np.float64))
+    return cv2.invertAffineTransform(_matrix(matrix))
 
 
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -99,7 +144,9 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def crop(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-    """The aligned crop of a frame (uint8 or float), border pixels replicated."""
+    """The aligned crop of a frame (uint8 or float; a mask too), border pixels replicated."""
+    frame, matrix = media.image_array(frame, "frame"), _matrix(matrix)
+    size = media.positive_int(size, "size", MAX_CROP)
     return cv2.warpAffine(frame, matrix, (size, size),
                           flags=cv2.INTER_AREA if matrix[0, 0] ** 2 + matrix[0, 1] ** 2 < 1
                           else cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -107,14 +154,16 @@ def crop(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
 
 def uncrop(face: np.ndarray, matrix: np.ndarray, frame_shape: tuple[int, ...]) -> np.ndarray:
     """Warp an aligned crop back into frame coordinates (zeros outside the crop)."""
-    h, w = frame_shape[:2]
+    face, matrix = media.image_array(face, "face"), _matrix(matrix)
+    h, w = media.frame_size(frame_shape)
     return cv2.warpAffine(face, matrix, (w, h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT)
 
 
 def align_face(frame: np.ndarray, landmarks: np.ndarray, size: int = 256,
                padding: float = PADDING) -> tuple[np.ndarray, np.ndarray]:
-    """Crop a face so its landmarks sit on the template: returns (crop, 2x3 matrix)."""
+    """Crop a face so its landmarks sit on the template: returns (uint8 RGB crop, 2x3 matrix)."""
+    frame = media.rgb_image(frame)
     m = alignment_matrix(landmarks, size, padding)
     return crop(frame, m, size), m
 
@@ -122,12 +171,12 @@ def align_face(frame: np.ndarray, landmarks: np.ndarray, size: int = 256,
 def face_mask(landmarks: np.ndarray, shape: tuple[int, ...], forehead: float = 0.25) -> np.ndarray:
     """A uint8 mask (0/255) of the landmark hull, raised over the forehead by `forehead` of the face
     height."""
-    pts = np.asarray(landmarks, np.float64)[:, :2]
+    pts, size = landmarks68(landmarks), media.frame_size(shape)
     brows = pts[17:27].copy()
     up = pts[17:27].mean(0) - pts[8]  # chin to brows
     brows += forehead * up
     hull = cv2.convexHull(np.round(np.r_[pts, brows]).astype(np.int32))
-    mask = np.zeros(shape[:2], np.uint8)
+    mask = np.zeros(size, np.uint8)
     cv2.fillConvexPoly(mask, hull, 255, cv2.LINE_AA)
     return mask
 
@@ -135,11 +184,11 @@ def face_mask(landmarks: np.ndarray, shape: tuple[int, ...], forehead: float = 0
 def core_mask(landmarks: np.ndarray, shape: tuple[int, ...], grow: float = 0.0) -> np.ndarray:
     """A uint8 mask (0/255) of the face core the classic method swaps: the hull of the inner landmarks
     (brows, eyes, nose, mouth), scaled about its centre by 1 + `grow`."""
-    inner = np.asarray(landmarks, np.float64)[INNER, :2]
+    inner, size = landmarks68(landmarks)[INNER], media.frame_size(shape)
     centre = inner.mean(0)
     inner = centre + (inner - centre) * (1 + grow)
     hull = cv2.convexHull(np.round(inner).astype(np.int32))
-    mask = np.zeros(shape[:2], np.uint8)
+    mask = np.zeros(size, np.uint8)
     cv2.fillConvexPoly(mask, hull, 255, cv2.LINE_AA)
     return mask
 
@@ -155,19 +204,19 @@ def euler_from_rotation(rot: np.ndarray) -> tuple[float, float, float]:
 def head_pose(landmarks: np.ndarray, frame_shape: tuple[int, ...],
               focal: float | None = None) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees from 2D landmarks, by solvePnP against the generic 3D face."""
-    h, w = frame_shape[:2]
-    f = focal or 4.0 * max(h, w)  # a long lens: close to the near-orthographic look of most face video
+    pts, (h, w) = landmarks68(landmarks), media.frame_size(frame_shape)
+    # a long lens by default: close to the near-orthographic look of most face video
+    f = 4.0 * max(h, w) if focal is None else media.real(focal, "focal", 0.0, 1e7)
     cam = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]], np.float64)
     flip = np.diag([1.0, -1.0, -1.0])  # our head frame (y up, z out) to OpenCV's (y down, z forward)
     model = mean_face_3d() @ flip
-    pts = np.ascontiguousarray(np.asarray(landmarks, np.float64)[:, :2])
     # start in front of the camera, at the distance the face's size implies (else the solver may settle
     # on the mirror solution behind the camera, which projects the same)
     size_ratio = np.ptp(model[:, 0]) / max(np.ptp(pts[:, 0]), np.ptp(pts[:, 1]), 1e-6)
     rvec0 = np.zeros((3, 1))
     tvec0 = np.array([[0.0], [0.0], [f * size_ratio]])
-    ok, rvec, tvec = cv2.solvePnP(model, pts, cam, None, rvec0, tvec0, useExtrinsicGuess=True,
-                                  flags=cv2.SOLVEPNP_ITERATIVE)
+    ok, rvec, tvec = cv2.solvePnP(model, np.ascontiguousarray(pts), cam, None, rvec0, tvec0,
+                                  useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok:
         return float("nan"), float("nan"), float("nan")
     rot_cv, _ = cv2.Rodrigues(rvec)

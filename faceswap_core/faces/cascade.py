@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .. import synth
+from .. import media, synth
 from ..errors import FaceswapError
 from . import align
 from .detect import Detector, Face, box_iou
@@ -40,8 +40,10 @@ class CascadeDetector(Detector):
     name = "cascade"
 
     def __init__(self, min_size: int = 24, use_eyes: bool = True, profiles: bool = True, max_side: int = 640):
-        self.min_size, self.use_eyes, self.profiles = min_size, use_eyes, profiles
-        self.max_side = max_side  # frames are searched at most this large (faces in video are big)
+        self.min_size = media.positive_int(min_size, "min_size")
+        self.use_eyes, self.profiles = use_eyes, profiles
+        # frames are searched at most this large (faces in video are big)
+        self.max_side = media.positive_int(max_side, "max_side")
 
     def boxes(self, gray: np.ndarray) -> list[tuple[str, np.ndarray, float]]:
         """Raw cascade boxes as (kind, (x0, y0, x1, y1), score), frontal first, overlaps removed."""
@@ -91,10 +93,12 @@ class CascadeDetector(Detector):
         return np.stack([a, b])
 
     def detect(self, frame: np.ndarray, index: int | None = None) -> list[Face]:
-        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        s = min(1.0, self.max_side / max(gray.shape))
+        gray = cv2.cvtColor(media.rgb_image(frame), cv2.COLOR_RGB2GRAY)
+        h, w = gray.shape
+        s = min(1.0, self.max_side / max(h, w))
         if s < 1.0:
-            gray = cv2.resize(gray, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+            size = (max(1, round(w * s)), max(1, round(h * s)))
+            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
         faces = []
         for kind, box, score in self.boxes(gray):
             yaw = {"frontal": 0.0, "profile_l": -PROFILE_YAW, "profile_r": PROFILE_YAW}[kind]

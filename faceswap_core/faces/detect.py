@@ -65,6 +65,9 @@ class Detector:
 
     def detect_batch(self, frames: list[np.ndarray], indices: list[int] | None = None) -> list[list[Face]]:
         indices = indices if indices is not None else [None] * len(frames)
+        if len(indices) != len(frames):
+            raise FaceswapError(f"{len(frames)} frames but {len(indices)} frame indices: give one index "
+                                "per frame")
         return [self.detect(f, i) for f, i in zip(frames, indices)]
 
 
@@ -83,8 +86,8 @@ class TruthDetector(Detector):
     def detect(self, frame: np.ndarray, index: int | None = None) -> list[Face]:
         if index is None:
             raise FaceswapError("the truth detector needs the frame index of the clip it was made for")
-        if not 0 <= index < len(self.truth.landmarks):
-            raise FaceswapError(f"frame {index} is outside the ground truth ({len(self.truth.landmarks)} "
+        if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.truth.landmarks):
+            raise FaceswapError(f"frame {index!r} is outside the ground truth ({len(self.truth.landmarks)} "
                                 "frames)")
         marks = self.truth.landmarks[index]
         return [Face(box_of(marks[:, :2]), marks[:, :2].copy(), 1.0, self.name, marks[:, 2] > 0.5)]
@@ -98,6 +101,8 @@ def get_detector(name: str = "auto", clip: str | Path | None = None, device: str
                  quiet: bool = False) -> Detector:
     """A detector by name: fan, dlib, cascade, truth, or auto: FAN when its weights are here or can be
     fetched, else dlib, else the cascade (saying in one line which and why, unless `quiet`)."""
+    if not isinstance(name, str):
+        raise FaceswapError(f"detector {name!r}: give a name (auto, fan, dlib, cascade or truth)")
     if name == "truth":
         if clip is None:
             raise FaceswapError("the truth detector needs a synthetic clip (with its .truth.json)")

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import media
 from ..errors import FaceswapError
+from . import align
 from .detect import Detector, Face
 
 FILES = {"landmarks": "shape_predictor_68_face_landmarks.dat",
@@ -67,12 +68,13 @@ def _contiguous(image: np.ndarray) -> np.ndarray:
 
 def find_faces(image: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[np.ndarray, float]]:
     """Face boxes (x0, y0, x1, y1 in image pixels) and HOG scores, best first, on an RGB uint8 image."""
-    detector = models()[0]
+    detector, image = models()[0], _contiguous(image)
     h, w = image.shape[:2]
     scale = min(1.0, DETECT_SIDE / max(h, w))
-    grey = cv2.cvtColor(_contiguous(image), cv2.COLOR_RGB2GRAY)
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     if scale < 1:
-        grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))),
+                          interpolation=cv2.INTER_AREA)
     upsample = 1 if min(grey.shape) < SMALL_SIDE else 0
     rects, scores, _ = detector.run(np.ascontiguousarray(grey), upsample, min(0.0, min_score))
     found = [(np.array([r.left(), r.top(), r.right(), r.bottom()], np.float32) / scale, float(s))
@@ -80,29 +82,49 @@ def find_faces(image: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[np
     return sorted(found, key=lambda f: -f[1])
 
 
+def _box(box) -> np.ndarray:
+    """A face box (x0, y0, x1, y1) of finite numbers with x0 < x1 and y0 < y1, else one line naming it."""
+    try:
+        b = np.asarray(box, np.float64).reshape(-1)[:4]
+    except (ValueError, TypeError):
+        b = np.zeros(0)
+    ok = b.shape == (4,) and np.isfinite(b).all() and np.abs(b).max() < align.MAX_COORD
+    if not (ok and b[0] < b[2] and b[1] < b[3]):
+        raise FaceswapError(f"box {box!r}: give a face box (x0, y0, x1, y1) in pixels, x0 < x1 and y0 < y1")
+    return b
+
+
+def _rectangle(box):
+    import dlib
+
+    return dlib.rectangle(*(int(round(v)) for v in _box(box)))
+
+
 def _shape(points: np.ndarray, box: np.ndarray):
     import dlib
 
-    rect = dlib.rectangle(*(int(round(v)) for v in box[:4]))
+    rect = _rectangle(box)
     return dlib.full_object_detection(rect, [dlib.point(int(round(x)), int(round(y)))
                                              for x, y in points[:, :2]])
 
 
 def landmarks(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """The 68 landmarks (68, 2) float32, iBUG order, of the face in `box`, on the full-resolution image."""
-    import dlib
-
-    shape = models()[1](_contiguous(image), dlib.rectangle(*(int(round(v)) for v in box[:4])))
+    shape = models()[1](_contiguous(image), _rectangle(box))
     return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
 
 
 def embeddings(image: np.ndarray, marks: list[np.ndarray]) -> np.ndarray:
     """128-d identity embeddings (K, 128) of the faces with these 68-point landmarks (any detector's): dlib
     aligns its own face chip from them. Distances below 0.6 usually mean the same person."""
+    img = _contiguous(image)
+    if marks is None or isinstance(marks, np.ndarray) and marks.ndim != 3:
+        raise FaceswapError(f"landmarks {None if marks is None else marks.shape}: give a list of (68, 2) "
+                            "arrays, one per face")
+    marks = [align.landmarks68(m, f"landmarks of face {k}") for k, m in enumerate(marks)]
     if not marks:
         return np.zeros((0, 128), np.float32)
-    img = _contiguous(image)
-    shapes = [_shape(np.asarray(m, np.float64), np.r_[np.min(m, 0), np.max(m, 0)]) for m in marks]
+    shapes = [_shape(m, np.r_[m.min(0), m.max(0)]) for m in marks]
     return np.array([models()[2].compute_face_descriptor(img, s) for s in shapes],
                     np.float32).reshape(-1, 128)
 

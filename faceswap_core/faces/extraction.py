@@ -108,8 +108,8 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
         if not s.exists():
             raise FaceswapError(f"{s}: no such clip or folder")
         if s.resolve() == final.resolve() or final.resolve() in s.resolve().parents:
-            raise FaceswapError(f"{s}: is the face set this extraction writes; give {person}'s clips or photos "
-                                "(e.g. the workspace's clips folder)")
+            raise FaceswapError(f"{s}: is the face set this extraction writes; give {person}'s clips or "
+                                "photos (e.g. the workspace's clips folder)")
         if s.is_file():
             # a clear error for a corrupt or non-video file, before anything is written
             infos[s] = media.video_info(s)
@@ -162,8 +162,9 @@ def extract(sources: str | Path | Sequence[str | Path], person: str, workspace: 
             summary.kept = len(records)
             if not records:  # an empty set is never written: an existing one is kept as it is
                 kept = f"; the face set in {final} is unchanged" if final.exists() else "; nothing written"
-                raise FaceswapError(f"{', '.join(map(str, sources))}: no face kept: {summary.counts()}{kept}; "
-                                    "check the source, or loosen --min-size, --yaw-range or --reference")
+                named = ", ".join(map(str, sources))
+                raise FaceswapError(f"{named}: no face kept: {summary.counts()}{kept}; check the source, or "
+                                    "loosen --min-size, --yaw-range or --reference")
             meta = {"person": person, "crop_size": size, "padding": align.PADDING,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "sources": [str(s) for s in srcs],
                     "faces": [asdict(r) for r in records]}

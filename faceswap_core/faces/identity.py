@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from .. import media
 from ..errors import FaceswapError
 from ..workspace import IMAGE_SUFFIXES, faces_dir
 from . import detect, dlibface
@@ -24,21 +24,14 @@ THRESHOLD = 0.6  # the usual same-person distance for dlib's ResNet model (its a
 
 def embed(image: np.ndarray, faces: list[detect.Face] | list[np.ndarray]) -> np.ndarray:
     """Embeddings (K, 128) of the faces of one RGB image, from their 68 landmarks (any detector's)."""
-    marks = [f.landmarks if isinstance(f, detect.Face) else np.asarray(f) for f in faces]
+    marks = faces if faces is None or isinstance(faces, np.ndarray) else \
+        [f.landmarks if isinstance(f, detect.Face) else f for f in faces]
     return dlibface.embeddings(image, marks)
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """An image file as RGB uint8 (one line naming the file if it cannot be read)."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FaceswapError(f"{path}: not a readable image; give a photo (JPEG or PNG)")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def references(path: str | Path, detector: detect.Detector | None = None) -> np.ndarray:
     """Embeddings (N, 128) of the one face in each reference photo (a file, or a folder of them)."""
-    path = Path(path)
+    path = media.as_path(path, "reference")
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
@@ -50,7 +43,7 @@ def references(path: str | Path, detector: detect.Detector | None = None) -> np.
     detector = detector or dlibface.DlibDetector()
     out = []
     for f in files:
-        img = read_image(f)
+        img = media.read_image(f, "reference photo")
         faces = detector.detect(img)
         if len(faces) != 1:
             raise FaceswapError(f"{f}: {'no face found' if not faces else f'{len(faces)} faces'}; "
@@ -69,7 +62,11 @@ def distances(embeddings: np.ndarray, to: np.ndarray) -> np.ndarray:
 
 def crop_embeddings(crops: list[np.ndarray], marks: list[np.ndarray]) -> np.ndarray:
     """Embeddings of aligned face-set crops, given each crop's landmarks in crop pixels."""
-    return np.concatenate([embed(c, [m]) for c, m in zip(crops, marks)]) if crops else np.zeros((0, 128))
+    n, k = (None if x is None else len(x) for x in (crops, marks))
+    if n is None or n != k:
+        raise FaceswapError(f"{n} crops but landmarks for {k}: give one (68, 2) array per crop")
+    return np.concatenate([embed(c, [m]) for c, m in zip(crops, marks)]) if len(crops) else \
+        np.zeros((0, 128), np.float32)
 
 
 def faceset_embeddings(faceset, max_faces: int | None = None) -> np.ndarray:
@@ -118,4 +115,4 @@ def person_means(workspace: str | Path, source: str, target: str, max_faces: int
 
 
 __all__ = ["THRESHOLD", "crop_embeddings", "distance_matrix", "distances", "embed", "faceset_embeddings",
-           "person_means", "read_image", "recogniser_verdict", "references", "same_and_other"]
+           "person_means", "recogniser_verdict", "references", "same_and_other"]

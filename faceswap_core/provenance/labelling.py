@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .. import media
+from ..errors import FaceswapError
 
 LABEL_SCORE = 0.5  # correlation with the rendered label above which the label is there (seen: ~0 vs > 0.8)
 LABEL = "SYNTHETIC - face swap"
@@ -20,7 +21,13 @@ PROVENANCE = {"comment": "synthetic: faces in this video were replaced by face s
 
 
 def label_frame(frame: np.ndarray, text: str = LABEL) -> np.ndarray:
-    """The frame with a small visible label in its bottom-left corner (in place; returns it)."""
+    """The frame with a small visible label in its bottom-left corner, drawn in place on a writable uint8 RGB
+    frame (grey, RGBA, read-only or flipped frames get a labelled RGB copy); returns it."""
+    if not isinstance(text, str) or not text:
+        raise FaceswapError(f"label text {text!r}: give a non-empty string")
+    frame = media.rgb_image(frame)
+    if not (frame.flags.writeable and frame.flags.c_contiguous):
+        frame = frame.copy()
     h, w = frame.shape[:2]
     scale = max(0.3, min(h, w) / 900)
     thick = max(1, int(round(scale * 2)))

@@ -21,7 +21,7 @@ def verify(path: str | Path, max_frames: int = 16, payload=PAYLOAD, *, trust: by
     """Every faceswap-lab mark found in a video: metadata tag, visible label, watermark (voted over up to
     `max_frames` frames spread over the clip) and Content Credentials (``Trusted`` when signed under `trust`,
     a PEM root such as the workspace's test root), with a verdict. Finding none does not make a video real."""
-    path = Path(path)
+    path, max_frames = media.as_path(path, "video"), media.positive_int(max_frames, "max_frames", 10**6)
     info = media.video_info(path)  # one line for a missing, unreadable or non-video file
     bits = payload_bits(payload)
     with av.open(str(path)) as c:

@@ -41,6 +41,7 @@ FREQS = ((0, 1), (1, 0), (1, 1))
 # from 0.875 to 0.94, untouched copies still read 1.0.
 READ_GAIN = 0.95
 MIN_REPEAT = 4  # each bit owns at least this many of the 256 blocks
+MAX_BITS = (GRID // BLOCK) ** 2 // MIN_REPEAT  # the longest payload a frame can carry
 MIN_SIDE = 64  # px: a smaller frame cannot hold the pattern
 KEY = 20_260_909  # seeds the layout; the mark is readable by anyone who knows it (provenance, not secrecy)
 # 24 bits "this is a faceswap-lab mark" + 8 bits "faces replaced by face swapping"
@@ -74,7 +75,7 @@ def _layout(n_bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def capacity(shape: tuple[int, ...]) -> int:
     """How many payload bits a frame of this (H, W, ...) shape can carry (0: too small)."""
-    return (GRID // BLOCK) ** 2 // MIN_REPEAT if min(shape[:2]) >= MIN_SIDE else 0
+    return MAX_BITS if min(shape[:2]) >= MIN_SIDE else 0
 
 
 def payload_bits(payload) -> np.ndarray:
@@ -102,6 +103,7 @@ def embed(frame: np.ndarray, payload=PAYLOAD, *, step: float = STEP, passes: int
     """A copy of an RGB frame with `payload` (0/1 bits) hidden in it; `passes` > 1 corrects what rounding,
     clipping at 0/255 and the resize lost in the previous pass."""
     frame, bits = media.rgb_image(frame), payload_bits(payload)
+    step, passes = media.real(step, "step", 0.0, 1e4), media.positive_int(passes, "passes", 16)
     h, w = frame.shape[:2]
     if not (cap := capacity(frame.shape)):
         raise FaceswapError(f"frame {w}x{h}: too small to carry a watermark (at least {MIN_SIDE} px a side)")
@@ -112,7 +114,7 @@ def embed(frame: np.ndarray, payload=PAYLOAD, *, step: float = STEP, passes: int
     offset = dither + bits[owner] * (step / 2)  # the lattice each block must land on
     luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
     marked, total, target = luma, np.zeros((GRID, GRID), np.float32), None
-    for k in range(max(1, passes)):
+    for k in range(passes):
         p = _projections(cv2.resize(marked, (GRID, GRID), interpolation=cv2.INTER_AREA), pattern)
         if target is None:
             target = np.round((p - offset) / step) * step + offset
@@ -128,8 +130,8 @@ def embed(frame: np.ndarray, payload=PAYLOAD, *, step: float = STEP, passes: int
 def extract(frame: np.ndarray, n_bits: int = len(PAYLOAD), *, step: float = STEP) -> np.ndarray:
     """Soft votes (n_bits,) read from one RGB frame: > 0 says 1, < 0 says 0, in [-blocks, blocks] per bit.
     Sum them over frames to vote; `bits = votes > 0`."""
-    frame = media.rgb_image(frame)
-    pattern, dither, owner = _layout(n_bits)
+    frame, step = media.rgb_image(frame), media.real(step, "step", 0.0, 1e4)
+    pattern, dither, owner = _layout(media.positive_int(n_bits, "n_bits", MAX_BITS))
     p = _projections(_canonical(frame), pattern) / READ_GAIN
     vote = -np.cos(2 * np.pi * (p - dither) / step)  # +1 on the 1-lattice, -1 on the 0-lattice
     return np.bincount(owner.ravel(), weights=vote.ravel(), minlength=n_bits)

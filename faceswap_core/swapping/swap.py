@@ -40,6 +40,9 @@ class Aligned:
 
 def match_color(src: np.ndarray, ref: np.ndarray, mode: str = "lab") -> np.ndarray:
     """Recolour pixels `src` (N, 3) uint8 so their statistics match `ref` (M, 3) uint8."""
+    if mode not in COLOR_MODES:
+        raise FaceswapError(f"colour matching {mode!r}: use one of {', '.join(COLOR_MODES)}")
+    src, ref = _pixels(src, "src"), _pixels(ref, "ref")
     if mode == "none" or len(src) == 0 or len(ref) == 0:
         return src
     if mode == "lab":
@@ -49,16 +52,25 @@ def match_color(src: np.ndarray, ref: np.ndarray, mode: str = "lab") -> np.ndarr
         out[:, 0] = np.clip(out[:, 0], 0, 100)
         rgb = cv2.cvtColor(out[None].astype(np.float32), cv2.COLOR_LAB2RGB)[0]
         return np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
-    if mode == "hist":
-        out = np.empty_like(src)
-        for c in range(3):
-            s_vals, s_idx, s_counts = np.unique(src[:, c], return_inverse=True, return_counts=True)
-            r_vals, r_counts = np.unique(ref[:, c], return_counts=True)
-            s_cdf = np.cumsum(s_counts) / len(src)
-            r_cdf = np.cumsum(r_counts) / len(ref)
-            out[:, c] = np.round(np.interp(s_cdf, r_cdf, r_vals))[s_idx.ravel()]
-        return out
-    raise FaceswapError(f"colour matching {mode!r}: use one of {', '.join(COLOR_MODES)}")
+    out = np.empty_like(src)  # mode "hist"
+    for c in range(3):
+        s_vals, s_idx, s_counts = np.unique(src[:, c], return_inverse=True, return_counts=True)
+        r_vals, r_counts = np.unique(ref[:, c], return_counts=True)
+        s_cdf = np.cumsum(s_counts) / len(src)
+        r_cdf = np.cumsum(r_counts) / len(ref)
+        out[:, c] = np.round(np.interp(s_cdf, r_cdf, r_vals))[s_idx.ravel()]
+    return out
+
+
+def _pixels(pixels, what: str) -> np.ndarray:
+    """Pixels as a (N, 3) uint8 array (N may be 0), else one line naming them."""
+    try:
+        a = np.asarray(pixels)
+    except (ValueError, TypeError):  # (ragged lists)
+        a = np.zeros(0, object)
+    if a.dtype != np.uint8 or a.ndim != 2 or a.shape[1] != 3:
+        raise FaceswapError(f"{what} pixels: {a.dtype} {a.shape}; give (N, 3) uint8 RGB pixels")
+    return a
 
 
 class Swapper:
@@ -77,7 +89,7 @@ class Swapper:
         self.to, self.options = to, options
         self.size = model.config.image_size
         # the centre of the padded crop that training showed the network
-        self.coverage = coverage or model.coverage
+        self.coverage = model.coverage if not coverage else media.real(coverage, "coverage", 0.05, 4.0)
         self.detector = detector if isinstance(detector, detect.Detector) else \
             detect.get_detector(detector, clip=clip, device=self.device)
         # faces that asked for Poisson blending but got plain feathering (see blend)
@@ -86,7 +98,7 @@ class Swapper:
     def start(self, fps: float | None = None) -> Track | None:
         """A new video begins (at `fps`, 25 if not given): its track when detecting every Nth frame or
         steadying the landmarks (None otherwise)."""
-        o = self.options
+        o, fps = self.options, None if fps is None else media.real(fps, "fps", 0, 1000)
         steady = o.steady and o.detect_every == 1  # sparse detections are smoothed by their interpolation
         return Track(o.detect_every, steady, fps) if o.detect_every > 1 or steady else None
 
@@ -223,6 +235,7 @@ class Swapper:
 
     def explain(self, frame: np.ndarray, index: int | None = None) -> dict:
         """One frame taken apart: detected face, aligned crop, decoded face, mask, colour match, result."""
+        frame = media.rgb_image(frame)
         faces = self.find([frame], None if index is None else [index])[0]
         if not faces:
             raise FaceswapError("no face found in this frame (or all were below min_size / min_score)")

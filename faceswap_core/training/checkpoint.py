@@ -183,5 +183,5 @@ def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
                             f"{path.parent.parent} is kept: load that one") from None
 
 
-__all__ = ["checkpoints", "latest", "load_extra", "load_model", "load_optimizers", "read_history", "read_step",
-           "save"]
+__all__ = ["checkpoints", "latest", "load_extra", "load_model", "load_optimizers", "read_history",
+           "read_step", "save"]
