@@ -149,33 +149,48 @@ def _me() -> bytes:
 
 
 @contextmanager
-def lock(folder: str | os.PathLike, what: str = "this folder", name: str = LOCK_FILE) -> Iterator[Path]:
+def lock(folder: str | os.PathLike, what: str = "this folder", name: str = LOCK_FILE,
+         remove: bool = False) -> Iterator[Path]:
     """Hold the writer's lock of `folder` (``folder/.lock``) for the block.
 
     A second writer is refused at once with one line naming the holder (pid and command). With ``fcntl`` the
     lock is an advisory ``flock`` that the system releases when its holder dies; without it (Windows) the
     lock file is created exclusively and holds the writer's pid, and a file whose writer is gone is stale.
+    With `remove` the lock file goes when the block ends (a lock beside a user's file, not in our folders):
+    a writer that locked a file removed meanwhile lets it go and takes the new one.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    with _flock(path, folder, what) if fcntl is not None else _lock_file(path, folder, what):
+    with _flock(path, folder, what, remove) if fcntl is not None else _lock_file(path, folder, what):
         yield path
 
 
 @contextmanager
-def _flock(path: Path, folder: Path, what: str) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+def _flock(path: Path, folder: Path, what: str, remove: bool = False) -> Iterator[None]:
+    for _ in range(3):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise _busy(folder, what, _holder(path)) from None
+        try:  # the file locked must still be the one under the name (a holder with `remove` unlinks it)
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    else:
+        raise _busy(folder, what, _holder(path))
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, _me(), 0)
         try:
             yield
         finally:
+            if remove:
+                path.unlink(missing_ok=True)
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:

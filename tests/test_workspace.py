@@ -75,6 +75,27 @@ def test_a_second_writer_is_refused_at_once_naming_the_holder(tmp_path):
         pass
 
 
+def test_a_lock_beside_a_users_file_goes_with_its_holder_and_never_admits_two(tmp_path):
+    with files.lock(tmp_path, "the output o.mp4", name=".o-mp4.lock", remove=True) as held:
+        assert held.exists()
+        with pytest.raises(FaceswapError, match=f"the output o.mp4 is being written by pid {os.getpid()}"):
+            with files.lock(tmp_path, "the output o.mp4", name=".o-mp4.lock", remove=True):
+                pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing left beside the output
+    if files.fcntl is None:
+        return
+    # a writer that locked the old file just as its holder removed it holds nothing under the name: the next
+    # writer takes the new file, and a writer that finds its locked file gone lets it go
+    stale = os.open(tmp_path / ".o-mp4.lock", os.O_RDWR | os.O_CREAT)
+    files.fcntl.flock(stale, files.fcntl.LOCK_EX | files.fcntl.LOCK_NB)
+    (tmp_path / ".o-mp4.lock").unlink()
+    try:
+        with files.lock(tmp_path, "the output o.mp4", name=".o-mp4.lock", remove=True):
+            pass
+    finally:
+        os.close(stale)
+
+
 def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
     folder = tmp_path / "faces" / "ines"
     code = ("import os, sys; from faceswap_core import files\n"

@@ -123,11 +123,11 @@ def check_job(source: str | Path, output: str | Path, *, gif: str | Path | None 
 
 def claim(output: str | Path):
     """Hold the output's name for one conversion: a second run writing the same file is refused at once
-    (its lock is a hidden file beside it)."""
+    (its lock is a hidden file beside it while the conversion runs)."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     return files.lock(output.parent, f"the output {output.name}",
-                      name="." + re.sub(r"[^\w-]", "-", output.name) + ".lock")
+                      name="." + re.sub(r"[^\w-]", "-", output.name) + ".lock", remove=True)
 
 
 def convert_video(source: str | Path, output: str | Path, swapper: Swapper, *, start: float = 0.0,
