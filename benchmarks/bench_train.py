@@ -30,7 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from faceswap_core import collect
 from faceswap_core.evaluation import code_probe, recognition, truth_probe
 from faceswap_core.faces import extraction, identity
-from faceswap_core.training import model, pretrain, recipe, train
+from faceswap_core.training import model, pretrain, recipe, remedies, train
 
 
 def matmul_gflops(n: int = 2048, reps: int = 10) -> float:
@@ -105,6 +105,8 @@ def time_to_quality(args) -> dict:
         m = pretrain.from_base([a, b], args.config, args.base)
     else:
         m = model.FaceSwapModel.create(shape, [a, b], seed=args.motion_seed)
+    if args.shared_decoder:
+        remedies.share_decoders(m)
     t = train.Trainer(m, faces, Path(args.save) if args.save else ws / "model", cfg, args.device)
     print(f"time-to-quality [{args.label}]: {a}->{b}, motion seed {args.motion_seed}, "
           f"{'from ' + args.base if args.base else 'from scratch'}, {cfg}; no swap SSIM "
@@ -187,6 +189,8 @@ def main() -> None:
     ap.add_argument("--color-transfer", type=float, default=0.0, help="share of inputs recoloured")
     ap.add_argument("--code-critic", type=float, default=0.0, help="weight of the code critic (true face power)")
     ap.add_argument("--warp", type=float, default=1.0, help="strength of the random warp")
+    ap.add_argument("--shared-decoder", action="store_true",
+                    help="one decoder for both persons, told apart by their identity vectors (needs a --swaps base)")
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="any other TrainConfig setting")
     ap.add_argument("--base", help="start from this pretrained base file (default: from scratch)")
     ap.add_argument("--model-set", nargs="*", default=[], metavar="NAME=VALUE", help="a ModelConfig change")

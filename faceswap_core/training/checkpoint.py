@@ -42,7 +42,8 @@ def save(out_dir: str | Path, model: FaceSwapModel, optims: dict[str, torch.opti
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+        # (clone: decoders that share layers, `remedies.share_decoders`, list one tensor under two names)
+        save_file({k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
                   str(tmp / "model.safetensors"))
         save_file(_optim_tensors(optims), str(tmp / "optim.safetensors"))
         if extra:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import FaceswapError
 from ..faces.align import PADDING, template
 
 
@@ -73,3 +74,16 @@ def features_map(size: int) -> torch.Tensor:
 def features_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """L1 between a decoded batch and its target, weighted by the features' map (moved with the batch)."""
     return ((pred - target).abs() * weights).sum() / (weights.sum() * 3).clamp_min(1.0)
+
+
+def share_decoders(model) -> None:
+    """Make every person's decoder one network (an identity-conditioned one: each keeps its own identity
+    vector), so the only thing that tells the decoder whom to draw is that vector; with the code critic the
+    code cannot tell it either, and a swap is A's code drawn with B's vector (an experiment: bench_train's
+    `--shared-decoder`)."""
+    first = model.decoders[model.persons[0]]
+    if not hasattr(first, "identity"):
+        raise FaceswapError("shared decoders need identity-conditioned ones (a base built with --swaps)")
+    for p in model.persons[1:]:
+        d = model.decoders[p]
+        d.body, d.to_rgb, d.from_identity = first.body, first.to_rgb, first.from_identity
