@@ -33,7 +33,7 @@ def cli(args: list[str], cwd: Path, read_only: str | None = None, file_limit: in
         timeout: int = 300) -> subprocess.CompletedProcess:
     """Run `faceswap-core ARGS` in `cwd`, with the folder `read_only` (relative to cwd) read-only to it, or
     with a file-size limit in bytes (a full disk)."""
-    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "faceswap_core.cli", *args]
     if read_only and os.geteuid() == 0:  # root ignores file modes: a read-only bind mount in a mount namespace
         command = ["unshare", "-m", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', str(cwd / read_only),
@@ -82,7 +82,7 @@ def snapshot(root: Path, cache: dict) -> dict[str, str]:
         if stat.S_ISDIR(st.st_mode):
             out[rel + "/"] = "dir"
             continue
-        key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)  # (not ctime: linking a file into a copy changes it)
         if key not in cache:
             cache[key] = hashlib.blake2b(p.read_bytes(), digest_size=16).hexdigest()
         out[rel] = cache[key]
@@ -470,21 +470,52 @@ def _model_variant(base: Path, name: str) -> None:
     return None
 
 
-@pytest.mark.parametrize("name", list(PROBES))
-def test_bad_input_is_refused_in_one_line_and_loses_nothing(root, name):
+AT_ONCE = 2  # probes run side by side (a probe's time is mostly its interpreter starting: it overlaps)
+DIGESTS: dict = {}  # content digests by inode, size and time: the workspace copies share their files' inodes
+
+
+def _run_probe(name: str, root: Path) -> tuple | str:
+    """Run one probe on its own copy of the workspace (hard links: nothing is copied, and a writer that
+    replaces a file replaces the copy's link): (result, files before, files after), or why it is skipped."""
     probe = PROBES[name]
     if probe.read_only and (why := _read_only_works()):
-        pytest.skip(why)
-    undo = [_prepare(s, root) for s in probe.setup]
-    cache: dict = {}
-    before = snapshot(root, cache)
+        return why
+    copy = Path(tempfile.mkdtemp(prefix="probe-"))
     try:
-        done = cli(probe.args, root, read_only=probe.read_only, file_limit=probe.file_limit)
+        shutil.copytree(root, copy, symlinks=True, copy_function=_link, dirs_exist_ok=True)
+        undo = [_prepare(s, copy) for s in probe.setup]
+        before = snapshot(copy, DIGESTS)
+        try:
+            done = cli(probe.args, copy, read_only=probe.read_only, file_limit=probe.file_limit)
+        finally:
+            for u in undo:
+                if u:
+                    u()
+        return done, before, snapshot(copy, DIGESTS)
     finally:
-        for u in undo:
-            if u:
-                u()
-    after = snapshot(root, cache)
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+def _link(src: str, dst: str) -> None:
+    """A hard link, but for lock files: a lock is held on the inode, and each copy has its own writers."""
+    shutil.copy2(src, dst) if LOCK.search(src) else os.link(src, dst)
+
+
+@pytest.fixture(scope="module")
+def outcomes(root):
+    """Every probe's outcome, `AT_ONCE` probes at a time, each on its own copy of the workspace."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        return dict(zip(PROBES, pool.map(lambda name: _run_probe(name, root), PROBES)))
+
+
+@pytest.mark.parametrize("name", list(PROBES))
+def test_bad_input_is_refused_in_one_line_and_loses_nothing(outcomes, name):
+    probe, outcome = PROBES[name], outcomes[name]
+    if isinstance(outcome, str):
+        pytest.skip(outcome)
+    done, before, after = outcome
     lines = [line for line in re.split(r"[\r\n]", done.stderr) if line.strip() and not BAR.search(line)]
     assert done.returncode == probe.code, f"exit {done.returncode}: {done.stderr[-3000:]}"
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
