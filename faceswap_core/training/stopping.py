@@ -32,12 +32,14 @@ class StopRequests:
 
 @contextlib.contextmanager
 def whole_steps() -> Iterator[StopRequests]:
-    """Hold SIGINT and SIGTERM for the block (in the main thread; elsewhere signals cannot be caught)."""
+    """Hold SIGINT and SIGTERM for the block (in the main thread; elsewhere signals cannot be caught). A signal
+    the process ignores (a job started in the background without job control ignores Ctrl-C) stays ignored."""
     requests = StopRequests()
     if threading.current_thread() is not threading.main_thread():
         yield requests
         return
-    old = {s: signal.signal(s, requests._held) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, requests._held) for s in (signal.SIGINT, signal.SIGTERM)
+           if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield requests
     finally:
