@@ -32,8 +32,9 @@ class StopRequests:
 
 @contextlib.contextmanager
 def whole_steps() -> Iterator[StopRequests]:
-    """Hold SIGINT and SIGTERM for the block (in the main thread; elsewhere signals cannot be caught). A signal
-    the process ignores (a job started in the background without job control ignores Ctrl-C) stays ignored."""
+    """Hold SIGINT and SIGTERM for the block (in the main thread; elsewhere signals cannot be caught). A
+    signal the process ignores (a job started in the background without job control ignores Ctrl-C) stays
+    ignored."""
     requests = StopRequests()
     if threading.current_thread() is not threading.main_thread():
         yield requests
