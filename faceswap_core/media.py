@@ -227,6 +227,20 @@ def video_info(path: str | os.PathLike) -> VideoInfo:
                          c.format.name == "image2" or c.format.name.endswith("pipe"))
 
 
+def key_frames(path: str | os.PathLike) -> set[int]:
+    """Indices (in display order) of a video's key frames: the frames an encoder coded afresh, from the
+    packets alone (nothing is decoded)."""
+    with open_container(path) as c:
+        v = _video_stream(c, path)
+        try:
+            packets = [(p.pts, p.is_keyframe) for p in c.demux(v) if p.pts is not None]
+        except av.error.FFmpegError as e:
+            raise FaceswapError(f"{path}: damaged video data ({_short(e)}); check or re-download the file") from None
+    order = sorted(pts for pts, _ in packets)
+    keys = {pts for pts, key in packets if key}
+    return {i for i, pts in enumerate(order) if pts in keys}
+
+
 def iter_frames(path: str | os.PathLike, fps: float | None = None, start: float = 0.0,
                 end: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """Yield (time in seconds, upright RGB frame) from `start` to `end`, optionally resampled to `fps`."""

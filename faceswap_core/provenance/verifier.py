@@ -12,9 +12,12 @@ from .. import media
 from ..errors import FaceswapError
 from . import credentials
 from .labelling import LABEL_SCORE, PROVENANCE, label_score
-from .watermark import CODES, FOUND_ACCURACY, PAYLOAD, bit_accuracy, extract, payload_bits
+from .watermark import CODES, FOUND_ACCURACY, PAYLOAD, extract, payload_bits, vote
 
 CONTAINER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}  # every MP4 has these
+# fewer frames than this, and a watermark not found, cannot tell: a re-encoded copy needs the vote of several
+# frames (benchmarks/bench_watermark.py)
+MIN_FRAMES = 8
 
 
 def verify(path: str | Path, max_frames: int = 16, payload=PAYLOAD, *, trust: bytes | None = None) -> dict:
@@ -29,24 +32,25 @@ def verify(path: str | Path, max_frames: int = 16, payload=PAYLOAD, *, trust: by
     lower = {k.lower(): v for k, v in tags.items()}
     tag_found = all(lower.get(k) == v for k, v in PROVENANCE.items())
     n = max(1, info.frames)
-    wanted = set(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int).tolist())
-    votes, per_frame, labels, last = np.zeros(bits.size), [], [], max(wanted)
+    keys = sorted(k for k in media.key_frames(path) if k < n)
+    keys = [keys[i] for i in np.linspace(0, len(keys) - 1, min(len(keys), max_frames // 2)).round().astype(int)]
+    spread = np.linspace(0, n - 1, min(n, max_frames - len(keys))).round().astype(int).tolist()
+    wanted = set(keys) | set(spread)
+    reads, key, labels, last = [], [], [], max(wanted)
     for i, (_, frame) in enumerate(media.iter_frames(path)):
         if i in wanted:
-            v = extract(frame, bits.size)
-            votes += v
-            per_frame.append(bit_accuracy(v, bits))
+            reads.append(extract(frame, bits.size))
+            key.append(i in keys)
             labels.append(label_score(frame))
         if i >= last:
             break
-    if not per_frame:
+    if not reads:
         raise FaceswapError(f"{path}: no frames could be read; check or re-encode the file")
-    read = (votes > 0).astype(int)
-    accuracy = bit_accuracy(read, bits)
+    mark = vote(reads, key, bits)
+    read = np.array([int(b) for b in mark["bits"]])
     code = int("".join(map(str, read[-8:])), 2) if read.size >= 8 else None
-    mark = {"found": accuracy >= FOUND_ACCURACY, "bits": "".join(map(str, read)), "bit_accuracy": accuracy,
-            "frame_accuracy": float(np.mean(per_frame)), "threshold": FOUND_ACCURACY,
-            "says": CODES.get(code) if accuracy >= FOUND_ACCURACY else None}
+    mark.update(threshold=FOUND_ACCURACY, says=CODES.get(code) if mark["found"] else None,
+                too_few=not mark["found"] and len(reads) < MIN_FRAMES)
     label = {"found": float(np.median(labels)) >= LABEL_SCORE, "score": float(np.median(labels)),
              "threshold": LABEL_SCORE}
     cred = credentials.read(path, trust=trust)
@@ -59,9 +63,12 @@ def verify(path: str | Path, max_frames: int = 16, payload=PAYLOAD, *, trust: by
         verdict = f"synthetic: {says or 'faceswap-lab mark'} (found: {', '.join(found)})"
     elif found:
         verdict = f"marked synthetic by {' and '.join(found)} only; no watermark read"
+    elif mark["too_few"]:
+        verdict = (f"not enough frames to tell: {len(reads)} read, the watermark needs about {MIN_FRAMES} "
+                   "(no mark found in them)")
     else:
         verdict = "no faceswap-lab mark found (that does not prove the video is real)"
-    return {"path": str(path), "frames_checked": len(per_frame), "tag": {"found": tag_found, "tags": tags},
+    return {"path": str(path), "frames_checked": len(reads), "tag": {"found": tag_found, "tags": tags},
             "label": label, "watermark": mark, "credentials": cred, "found": found, "verdict": verdict}
 
 
@@ -72,9 +79,9 @@ def describe(result: dict) -> str:
     shown = {k: v for k, v in tag["tags"].items() if k not in CONTAINER_TAGS}
     return "\n".join([
         f"{result['path']}: {result['verdict']}",
-        f"  watermark {yes(m['found'])}: bit accuracy {m['bit_accuracy']:.2f} voted over "
-        f"{result['frames_checked']} frames ({m['frame_accuracy']:.2f} per frame; "
-        f"found at >= {m['threshold']:.3f}), bits {m['bits']}",
+        f"  watermark {yes(m['found'])}: bit accuracy {m['bit_accuracy']:.2f} read from the {m['read_from']} "
+        f"of {result['frames_checked']} ({m['key_frames']} key frames; found when all "
+        f"{len(m['bits'])} bits are right), bits {m['bits']}",
         f"  visible label {yes(lab['found'])}: score {lab['score']:.2f} (found at >= {lab['threshold']:.2f})",
         f"  metadata tag {yes(tag['found'])}" + (f": {shown}" if shown else ""),
         _describe_credentials(result.get("credentials") or {"found": False}),
