@@ -235,7 +235,8 @@ def key_frames(path: str | os.PathLike) -> set[int]:
         try:
             packets = [(p.pts, p.is_keyframe) for p in c.demux(v) if p.pts is not None]
         except av.error.FFmpegError as e:
-            raise FaceswapError(f"{path}: damaged video data ({_short(e)}); check or re-download the file") from None
+            raise FaceswapError(f"{path}: damaged video data ({_short(e)}); check or re-download the "
+                                "file") from None
     order = sorted(pts for pts, _ in packets)
     keys = {pts for pts, key in packets if key}
     return {i for i, pts in enumerate(order) if pts in keys}

@@ -50,7 +50,8 @@ def decode(votes: np.ndarray, n_bits: int) -> np.ndarray:
     """The most likely payload (0/1 bits) for soft votes of its coded bits (maximum correlation path)."""
     votes = np.asarray(votes, dtype=np.float64).reshape(-1, RATE)
     if votes.shape[0] != n_bits + MEMORY:
-        raise ValueError(f"{votes.size} votes do not fit a {n_bits}-bit payload ({coded_length(n_bits)} expected)")
+        raise ValueError(f"{votes.size} votes do not fit a {n_bits}-bit payload "
+                         f"({coded_length(n_bits)} expected)")
     out, prev = _trellis()
     states = 1 << MEMORY
     metric = np.full(states, -np.inf)

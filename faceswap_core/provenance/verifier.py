@@ -33,7 +33,8 @@ def verify(path: str | Path, max_frames: int = 16, payload=PAYLOAD, *, trust: by
     tag_found = all(lower.get(k) == v for k, v in PROVENANCE.items())
     n = max(1, info.frames)
     keys = sorted(k for k in media.key_frames(path) if k < n)
-    keys = [keys[i] for i in np.linspace(0, len(keys) - 1, min(len(keys), max_frames // 2)).round().astype(int)]
+    picked = np.linspace(0, len(keys) - 1, min(len(keys), max_frames // 2)).round().astype(int)
+    keys = [keys[i] for i in picked]  # at most half the frames read are key frames
     spread = np.linspace(0, n - 1, min(n, max_frames - len(keys))).round().astype(int).tolist()
     wanted = set(keys) | set(spread)
     reads, key, labels, last = [], [], [], max(wanted)

@@ -4,27 +4,34 @@ A video converted by `faceswap-core convert` carries four marks: a visible label
 `labelling`), this module's watermark (`convert_video(mark=mark_frame)`: the CLI and chapters 05 and 09 pass
 it) and signed C2PA Content Credentials (`credentials.sign`). The label, the tag and the credentials vanish
 with one crop or re-encode (the credentials say who signed what, and any edit shows); the watermark is meant
-to survive an H.264 re-encode and a resize, and to be invisible. It is our own, small method
-(spread-transform dither modulation, a form of quantisation index modulation, with perceptual shaping):
+to survive an H.264 re-encode and a resize while nobody sees it. It is our own, small method:
+spread-transform dither modulation (a form of quantisation index modulation) with perceptual shaping and an
+error-correcting code.
 
 - Layout relative to the frame: the luma is resized to a `GRID` x `GRID` canonical image, cut into
-  `BLOCK` x `BLOCK` blocks (256 of them). The 32-bit payload is coded by a convolutional code
-  (`ecc`: 76 coded bits, free distance 10); each block carries one coded bit, each coded bit owns 3-4
-  blocks spread over the frame (a keyed permutation). A half-size copy resized to the same grid gives the
+  `BLOCK` x `BLOCK` blocks (256). Each block has three channels: orthonormal keyed mixes of the three lowest
+  AC cosines (the frequencies H.264 keeps) under a fade to the block's edges. The 32-bit payload is coded
+  by a convolutional code (`ecc`: 76 coded bits, free distance 10); each coded bit owns ~10 of the 768
+  channels, spread over the frame by a keyed permutation. A half-size copy resized to the grid gives the
   same blocks.
-- In each block, the projection of the canonical pixels on a keyed mix of the three lowest AC cosines (the
-  frequencies H.264 keeps) is moved towards the nearest point of a lattice of spacing `STEP`, offset by
-  half a step for a 1 and by a keyed dither.
-- Where the change goes follows the picture (`jnd`, a just-noticeable-difference map of texture masking
-  with a luminance term): a pixel may change by at most `jnd` grey levels, about `TEXTURE` x the local
-  standard deviation above `FLOOR`, up to `CAP`, a little more in dark areas. Flat areas (sky, walls, the
-  cast's backdrops) get nothing; a block too flat to reach its lattice point moves part of the way or not
-  at all, and the code and the vote over frames make up for it: redundancy, not strength.
+- Each channel's projection is moved towards the nearest point of a lattice of spacing `STEP`, offset by
+  half a step for a 1 and by a keyed dither. Textured blocks use a wider lattice (`TEXTURED_STEP`): a
+  re-encode disturbs them more, and a larger change hides in them.
+- Strength follows the picture: no pixel changes by more than `jnd` grey levels, a just-noticeable-difference
+  map of texture masking (a change hides in texture and edges, not on a smooth backdrop) with a luminance
+  term (the eye sees small steps less well in the dark): `BASE` (1.4) in flat areas, so at most 2 levels
+  after rounding, up to `CAP` in texture. A block too flat to reach its lattice point moves part of the way;
+  a frame whose mark would cost more than `MIN_PSNR` is marked more faintly. The code and the vote over
+  frames make up for the lost strength: redundancy, not strength.
 - Reading needs no original: the distance of each projection to the two lattices gives a soft vote,
-  weighted by how far that block could have been moved (the same map computed on the frame read), summed
-  over a coded bit's blocks and over frames, then decoded (soft Viterbi).
-- It marks a whole frame and survives re-encoding and resizing, not cropping, rotation or a deliberate
-  attack: anyone who knows `KEY` can read it, and so remove it.
+  weighted by how far the map lets that channel move (computed again on the frame read), summed over a
+  coded bit's channels and over frames, then decoded (soft Viterbi). `vote` decodes all frames' votes and
+  the key frames' alone (a re-encode codes key frames afresh; between them, motion compensation drags a
+  faint mark along with what moves); the mark is found when one decodes to exactly the payload, which an
+  unmarked video does with probability at most 2 x 2^-32.
+- It survives re-encoding (CRF 40 included), resizing, brightness and frame-rate changes, not cropping,
+  rotation or a deliberate attack: anyone who knows `KEY` can read it, and so remove it.
+  `benchmarks/bench_watermark.py` measures all of it.
 
 Frames are ``uint8 HxWx3 RGB``.
 """
@@ -42,13 +49,12 @@ from . import ecc
 
 GRID, BLOCK = 128, 8  # canonical luma size and block size: 16 x 16 blocks
 STEP = 20.0  # lattice spacing (projection units) of a flat block
-# a block whose canonical pixels vary (std) by more than ACTIVITY uses a lattice TEXTURED_STEP times wider; the
-# reader's class of a block near the threshold is soft (ACTIVITY_BAND either side): it votes with both
+# a block whose canonical pixels vary (std) by more than ACTIVITY uses a lattice TEXTURED_STEP times wider;
+# the reader's class of a block near the threshold is soft (ACTIVITY_BAND either side): it votes with both
 ACTIVITY, ACTIVITY_BAND, TEXTURED_STEP = 5.0, 2.0, 1.4
 # the just-noticeable-difference map (grey levels; `jnd`): BASE everywhere, TEXTURE x the local standard
 # deviation (WINDOW px) above FLOOR where that is more, at most CAP; up to 1 + DARK times that in black
 WINDOW, BASE, FLOOR, TEXTURE, CAP, DARK = 7, 1.4, 1.5, 1.0, 4.0, 0.5
-SATURATE = 1.0  # the drawn pattern x this, clipped at the map's amplitude: flatter tops carry more
 MIN_PSNR = 45.7  # dB: a frame whose mark would change it more is marked more faintly
 # DCT frequencies the mark lives in (higher ones die in a half-size re-encode); each block carries one
 # channel per frequency (a keyed orthonormal mix of them)
@@ -61,11 +67,15 @@ KEY = 20_260_909  # seeds the layout; the mark is readable by anyone who knows i
 MAGIC, CODE = 0xFA5E1A, 0x01
 CODES = {CODE: "faces replaced by faceswap-lab"}
 PAYLOAD = tuple(((MAGIC << 8 | CODE) >> (31 - i)) & 1 for i in range(32))
-# Found when the decoded payload is exactly ours: a video without the mark decodes to one of 2^32 payloads,
-# so a false find has a probability of about 2^-32 ~ 2.3e-10 per video.
+# Found when a decoded payload is exactly ours. Without the mark, each channel's vote is as likely + as -
+# (its keyed dither is uniform), independently, so a decode gives each of the 2^32 payloads alike: a false
+# find has a probability of 2^-32 per decode, at most 2 x 2^-32 ~ 4.7e-10 per video (`vote` decodes twice).
 FOUND_ACCURACY = 1.0
 # the flat-area rule of the visibility figures: local standard deviation (WINDOW px) under this many levels
 FLAT_SIGMA = 2.0
+# a mark is called invisible when its PSNR is at least this and it changes flat areas by at most this at the
+# 99th percentile (the eye notices about 2-3 grey levels on a smooth gradient)
+INVISIBLE = {"psnr": 45.0, "flat_p99": 2.0}
 
 
 def _luma(frame: np.ndarray) -> np.ndarray:
@@ -98,7 +108,7 @@ def _layout(n_coded: int) -> tuple[np.ndarray, ...]:
     dct = np.sqrt(2 / BLOCK) * np.cos(np.pi * (2 * k[None] + 1) * k[:, None] / (2 * BLOCK))
     dct[0] /= np.sqrt(2)  # orthonormal DCT-II rows
     fade = np.sin(np.pi * (k + 0.5) / BLOCK)  # to ~0 at the block's edges: no seams between blocks
-    basis = np.stack([np.outer(dct[i], dct[j]) * np.outer(fade, fade) for i, j in FREQS]).reshape(len(FREQS), -1)
+    basis = np.stack([np.outer(dct[i] * fade, dct[j] * fade) for i, j in FREQS]).reshape(len(FREQS), -1)
     rng = np.random.default_rng(KEY)
     mix = rng.normal(size=(n, n, len(FREQS), len(FREQS)))  # a keyed mix of the faded cosines per block...
     q = np.linalg.qr(np.einsum("abck,kp->abpc", mix, basis))[0]  # ... made orthonormal
@@ -147,8 +157,8 @@ def _draw(coef: np.ndarray, image: np.ndarray, size: tuple[int, int]) -> np.ndar
 def _reach(amp: np.ndarray, pattern: np.ndarray, image: np.ndarray) -> np.ndarray:
     """(n, n, C): how far each channel's projection moves when its pattern is drawn at a peak of `amp`."""
     h, w = amp.shape
-    return np.stack([_projections(_canonical(cv2.resize(image[c], (w, h), interpolation=cv2.INTER_LINEAR) * amp),
-                                  pattern)[..., c] for c in range(image.shape[0])], axis=-1)
+    drawn = [cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR) * amp for im in image]
+    return np.stack([_projections(_canonical(d), pattern)[..., c] for c, d in enumerate(drawn)], axis=-1)
 
 
 def capacity(shape: tuple[int, ...]) -> int:
@@ -167,13 +177,15 @@ def payload_bits(payload) -> np.ndarray:
 
 
 def embed(frame: np.ndarray, payload=PAYLOAD, *, step: float = STEP, strength: float = 1.0,
-          passes: int = 3) -> np.ndarray:
+          uniform: float | None = None, passes: int = 3) -> np.ndarray:
     """A copy of an RGB frame with `payload` (0/1 bits) hidden in it. No pixel changes by more than
-    `strength` x `jnd(frame)` grey levels (plus rounding); `passes` > 1 corrects what rounding, clipping at
-    0/255 and the resize lost in the previous pass."""
+    `strength` x `jnd(frame)` grey levels (plus rounding), or by `uniform` levels everywhere when given (the
+    mark without perceptual shaping, as this module drew it before: visible on flat areas); `passes` > 1
+    corrects what rounding, clipping at 0/255 and the resize lost in the previous pass."""
     frame, bits = media.rgb_image(frame), payload_bits(payload)
     step, passes = media.real(step, "step", 0.0, 1e4), media.positive_int(passes, "passes", 16)
     strength = media.real(strength, "strength", 0.0, 100.0)
+    uniform = None if uniform is None else media.real(uniform, "uniform", 0.0, 255.0)
     h, w = frame.shape[:2]
     if not (cap := capacity(frame.shape)):
         raise FaceswapError(f"frame {w}x{h}: too small to carry a watermark (at least {MIN_SIDE} px a side)")
@@ -186,7 +198,7 @@ def embed(frame: np.ndarray, payload=PAYLOAD, *, step: float = STEP, strength: f
     luma = _luma(frame)
     step = np.where(_textured(_canonical(luma)) >= 0.5, step * TEXTURED_STEP, step)  # per block
     offset = (dither + coded[owner] / 2) * step  # the lattice each channel must land on
-    amp = jnd(frame) * strength
+    amp = jnd(frame) * strength if uniform is None else np.full(luma.shape, uniform, np.float32)
     reach = np.maximum(_reach(amp, pattern, image), 1e-6)
     marked, coef, change, target = luma, np.zeros_like(reach), np.zeros_like(luma), None
     for k in range(passes):
@@ -194,11 +206,11 @@ def embed(frame: np.ndarray, payload=PAYLOAD, *, step: float = STEP, strength: f
         if target is None:
             target = np.round((p - offset) / step) * step + offset
         coef = np.clip(coef + (target - p) / reach, -1, 1)  # 1: the pattern's peak changed by the full amp
-        drawn = np.clip(_draw(coef, image, (w, h)) * SATURATE, -1, 1) * amp
+        drawn = np.clip(_draw(coef, image, (w, h)), -1, 1) * amp
         change = np.rint(drawn)
         if k < passes - 1:  # the luma as it will be (clipped at white and black), read back as `extract` will
             marked = np.clip(luma + change, 0, 255)
-    if (mse := float(np.mean(change ** 2))) > (most := 255 ** 2 / 10 ** (MIN_PSNR / 10)):
+    if uniform is None and (mse := float(np.mean(change ** 2))) > (most := 255 ** 2 / 10 ** (MIN_PSNR / 10)):
         change = np.rint(drawn * np.sqrt(most / mse))  # a busy frame: fainter, never above the PSNR budget
     out = frame.astype(np.int16)
     out += change.astype(np.int16)[..., None]
@@ -226,7 +238,8 @@ def decode(votes, n_bits: int = len(PAYLOAD)) -> np.ndarray:
     votes = np.asarray(votes, dtype=np.float64).reshape(-1)
     n_bits = media.positive_int(n_bits, "n_bits", MAX_BITS)
     if votes.size != ecc.coded_length(n_bits):
-        raise FaceswapError(f"{votes.size} votes: a {n_bits}-bit payload has {ecc.coded_length(n_bits)} coded bits")
+        raise FaceswapError(f"{votes.size} votes: a {n_bits}-bit payload has {ecc.coded_length(n_bits)} "
+                            "coded bits; give one vote per coded bit")
     return ecc.decode(votes, n_bits)
 
 
@@ -247,7 +260,8 @@ def vote(reads: list[np.ndarray], key: list[bool] | None = None, payload=PAYLOAD
     name = found[0] if found else "all frames"
     coded = ecc.encode(bits).astype(bool)
     return {"found": bool(found), "bits": "".join(map(str, decoded[name])), "read_from": name,
-            "bit_accuracy": float(np.mean(decoded[name] == bits)), "frames": len(reads), "key_frames": sum(key),
+            "bit_accuracy": float(np.mean(decoded[name] == bits)), "frames": len(reads),
+            "key_frames": sum(key),
             "coded_accuracy": float(np.mean((sums[name] > 0) == coded))}
 
 
@@ -280,10 +294,15 @@ def visibility(original: np.ndarray, marked: np.ndarray) -> dict:
             "flat_p99": float(np.percentile(in_flat, 99)), "flat_max": float(in_flat.max())}
 
 
+def invisible(figures: dict) -> bool:
+    """Whether `visibility` figures meet the INVISIBLE limits."""
+    return figures["psnr"] >= INVISIBLE["psnr"] and figures["flat_p99"] <= INVISIBLE["flat_p99"]
+
+
 def mark_frame(frame: np.ndarray) -> np.ndarray:
     """The frame with faceswap-lab's watermark ("faces replaced by face swapping"), for `convert` to call."""
     return embed(frame, PAYLOAD)
 
 
 __all__ = ["CODE", "FOUND_ACCURACY", "MAGIC", "PAYLOAD", "bit_accuracy", "capacity", "decode", "embed",
-           "extract", "jnd", "mark_frame", "payload_bits", "visibility", "vote"]
+           "extract", "invisible", "jnd", "mark_frame", "payload_bits", "visibility", "vote"]
