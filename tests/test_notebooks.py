@@ -271,6 +271,11 @@ def test_09_detectors_beat_chance_on_people_they_never_saw_and_marks_are_verifie
     assert not source["found"] and source["bit_accuracy"] < watermark.FOUND_ACCURACY
     assert r["credentials"] == {"conversion": "Trusted", "re-encoded copy (half size, CRF 28)": None,
                                 "source clip": None}
+    # the mark is invisible by the project's limits on the 480 px frame (the cast's backdrop is mostly flat),
+    # the same mark at uniform strength is not
+    ours, uniform = (r["watermark_visibility"][k] for k in ("perceptual (ours)", "uniform strength"))
+    assert watermark.invisible(ours) and ours["flat_max"] <= 2 and ours["flat_share"] > 0.5, ours
+    assert not watermark.invisible(uniform) and uniform["flat_p99"] > 2 * ours["flat_p99"], uniform
 
 
 @pytest.mark.notebook

@@ -132,9 +132,12 @@ def test_bad_input_is_one_line(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a video\n")
     frame = np.zeros((SIZE, SIZE, 3), np.uint8)
+    tiny = encode.write_video(tmp_path / "tiny.mp4", [frame[:48, :48]] * 10, 25.0)
     for call, words in ((lambda: verifier.verify(text), "notes.txt"),
                         (lambda: watermark.embed(frame, [1] * 91), "too long"),
                         (lambda: watermark.mark_frame(frame[:32, :32]), "too small"),
+                        (lambda: watermark.extract(frame[:48, :200]), "200x48: too small"),
+                        (lambda: verifier.verify(tiny), "48x48 are too small"),
                         (lambda: watermark.mark_frame(frame.astype(np.float32)), "uint8"),
                         (lambda: watermark.vote([]), "no frames"),
                         (lambda: watermark.decode(np.zeros(10)), "10 votes"),

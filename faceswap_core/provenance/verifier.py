@@ -12,7 +12,7 @@ from .. import media
 from ..errors import FaceswapError
 from . import credentials
 from .labelling import LABEL_SCORE, PROVENANCE, label_score
-from .watermark import CODES, FOUND_ACCURACY, PAYLOAD, extract, payload_bits, vote
+from .watermark import CODES, FOUND_ACCURACY, MIN_SIDE, PAYLOAD, capacity, extract, payload_bits, vote
 
 CONTAINER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}  # every MP4 has these
 # fewer frames than this, and a watermark not found, cannot tell: a re-encoded copy needs the vote of several
@@ -32,6 +32,9 @@ def verify(path: str | Path, max_frames: int = 16, payload=PAYLOAD, *, trust: by
     lower = {k.lower(): v for k, v in tags.items()}
     tag_found = all(lower.get(k) == v for k, v in PROVENANCE.items())
     n = max(1, info.frames)
+    if not capacity((info.height, info.width)):
+        raise FaceswapError(f"{path}: frames {info.width}x{info.height} are too small to carry a watermark "
+                            f"(at least {MIN_SIDE} px a side); nothing to verify")
     keys = sorted(k for k in media.key_frames(path) if k < n)
     picked = np.linspace(0, len(keys) - 1, min(len(keys), max_frames // 2)).round().astype(int)
     keys = [keys[i] for i in picked]  # at most half the frames read are key frames
@@ -80,8 +83,9 @@ def describe(result: dict) -> str:
     shown = {k: v for k, v in tag["tags"].items() if k not in CONTAINER_TAGS}
     return "\n".join([
         f"{result['path']}: {result['verdict']}",
-        f"  watermark {yes(m['found'])}: bit accuracy {m['bit_accuracy']:.2f} read from the {m['read_from']} "
-        f"of {result['frames_checked']} ({m['key_frames']} key frames; found when all "
+        f"  watermark {yes(m['found'])}: bit accuracy {m['bit_accuracy']:.2f} voted over {m['frames']} "
+        f"frames, {m['key_frames']} of them key frames (decoded from "
+        f"{'the key frames alone' if m['read_from'] == 'key frames' else 'all frames'}; found when all "
         f"{len(m['bits'])} bits are right), bits {m['bits']}",
         f"  visible label {yes(lab['found'])}: score {lab['score']:.2f} (found at >= {lab['threshold']:.2f})",
         f"  metadata tag {yes(tag['found'])}" + (f": {shown}" if shown else ""),

@@ -92,11 +92,16 @@ def _local_stats(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def jnd(frame: np.ndarray) -> np.ndarray:
     """(H, W) float32: how many grey levels the mark may change each pixel of an RGB frame. Texture masking
     (a change hides in texture and edges, not on a smooth backdrop) with a luminance term (the eye sees
-    small steps less well in the dark): TEXTURE x (local std - FLOOR), 0 in flat areas, at most CAP, up to
-    1 + DARK times that in black."""
-    mean, sigma = _local_stats(_luma(media.rgb_image(frame)))
+    small steps less well in the dark): BASE in flat areas, TEXTURE x (local std - FLOOR) in texture, at
+    most CAP, up to 1 + DARK times that in black; never more than a channel's distance to 0 or 255 (a change
+    clipped on one side is a visible dot on a white or black backdrop)."""
+    frame = media.rgb_image(frame)
+    mean, sigma = _local_stats(_luma(frame))
     amp = np.clip(TEXTURE * (sigma - FLOOR), BASE, max(CAP, BASE))
-    return amp * (1 + DARK * np.clip((64 - mean) / 64, 0, 1))
+    amp *= 1 + DARK * np.clip((64 - mean) / 64, 0, 1)
+    r, g, b = cv2.split(frame)  # (cv2's per-pixel max and min: ten times numpy's over the channel axis)
+    headroom = cv2.min(255 - cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b))
+    return np.minimum(amp, headroom.astype(np.float32))
 
 
 @functools.lru_cache(maxsize=8)
@@ -223,6 +228,9 @@ def extract(frame: np.ndarray, n_bits: int = len(PAYLOAD), *, step: float = STEP
     `decode` (or `bit_accuracy`)."""
     frame, step = media.rgb_image(frame), media.real(step, "step", 0.0, 1e4)
     n_bits = media.positive_int(n_bits, "n_bits", MAX_BITS)
+    if not capacity(frame.shape):
+        h, w = frame.shape[:2]
+        raise FaceswapError(f"frame {w}x{h}: too small to carry a watermark (at least {MIN_SIDE} px a side)")
     pattern, image, _, dither, owner = _layout(ecc.coded_length(n_bits))
     canonical = _canonical(_luma(frame))
     p, textured = _projections(canonical, pattern), _textured(canonical)
