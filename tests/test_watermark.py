@@ -65,6 +65,18 @@ def test_watermark_survives_crf28_and_a_half_size_resize(plain, tmp_path):
     assert result["found"] and result["bit_accuracy"] == 1.0 and result["coded_accuracy"] > 0.8
 
 
+def test_a_centre_crop_is_read_and_says_its_size(plain, tmp_path):
+    _, frames = plain
+    marked = [watermark.mark_frame(f) for f in frames]
+    c = (SIZE - 384) // 2  # a crop to 0.8 of each side, re-encoded at CRF 28
+    result = verifier.verify(_reencode([f[c:c + 384, c:c + 384] for f in marked], tmp_path / "crop.mp4"))
+    assert result["watermark"]["found"] and result["watermark"]["crop"] == 0.8
+    assert "read as a centre crop to 0.8 of the marked frame" in verifier.describe(result)
+    assert watermark.bit_accuracy(watermark.extract(marked[0][c:c + 384, c:c + 384])) < 1.0  # not as a whole frame
+    plain_crop = verifier.verify(_reencode([f[c:c + 384, c:c + 384] for f in frames], tmp_path / "plain.mp4"))
+    assert not plain_crop["watermark"]["found"]
+
+
 def test_unmarked_frames_do_not_read_as_marked(plain):
     _, frames = plain
     assert not watermark.vote([watermark.extract(f) for f in frames])["found"]

@@ -19,7 +19,7 @@ error-correcting code.
   re-encode disturbs them more, and a larger change hides in them.
 - Strength follows the picture: no pixel changes by more than `jnd` grey levels, a just-noticeable-difference
   map of texture masking (a change hides in texture and edges, not on a smooth backdrop) with a luminance
-  term (the eye sees small steps less well in the dark): `BASE` (1.4) in flat areas, so at most 2 levels
+  term (the eye sees small steps less well in the dark): `BASE` (1.6) in flat areas, so at most 2 levels
   after rounding, up to `CAP` in texture. A block too flat to reach its lattice point moves part of the way;
   a frame whose mark would cost more than `MIN_PSNR` is marked more faintly. The code and the vote over
   frames make up for the lost strength: redundancy, not strength.
@@ -28,9 +28,11 @@ error-correcting code.
   coded bit's channels and over frames, then decoded (soft Viterbi). `vote` decodes all frames' votes and
   the key frames' alone (a re-encode codes key frames afresh; between them, motion compensation drags a
   faint mark along with what moves); the mark is found when one decodes to exactly the payload, which an
-  unmarked video does with probability at most 2 x 2^-32.
-- It survives re-encoding (CRF 40 included), resizing, brightness and frame-rate changes, not cropping,
-  rotation or a deliberate attack: anyone who knows `KEY` can read it, and so remove it.
+  unmarked video does with probability at most 2 x 2^-32. `extract(crop=...)` reads a frame as the centre
+  crop of a marked one (`verifier.verify` tries 29 sizes when the whole frame fails).
+- It survives re-encoding (CRF 40 included), resizing, brightness and frame-rate changes and a centre crop,
+  not an off-centre crop, rotation or a deliberate attack: anyone who knows `KEY` can read it, and so
+  remove it.
   `benchmarks/bench_watermark.py` measures all of it.
 
 Frames are ``uint8 HxWx3 RGB``.
@@ -54,7 +56,7 @@ STEP = 20.0  # lattice spacing (projection units) of a flat block
 ACTIVITY, ACTIVITY_BAND, TEXTURED_STEP = 5.0, 2.0, 1.4
 # the just-noticeable-difference map (grey levels; `jnd`): BASE everywhere, TEXTURE x the local standard
 # deviation (WINDOW px) above FLOOR where that is more, at most CAP; up to 1 + DARK times that in black
-WINDOW, BASE, FLOOR, TEXTURE, CAP, DARK = 7, 1.4, 1.5, 1.0, 4.0, 0.5
+WINDOW, BASE, FLOOR, TEXTURE, CAP, DARK = 7, 1.6, 1.5, 1.0, 4.0, 0.5
 MIN_PSNR = 45.7  # dB: a frame whose mark would change it more is marked more faintly
 # DCT frequencies the mark lives in (higher ones die in a half-size re-encode); each block carries one
 # channel per frequency (a keyed orthonormal mix of them)
@@ -222,15 +224,32 @@ def embed(frame: np.ndarray, payload=PAYLOAD, *, step: float = STEP, strength: f
     return np.clip(out, 0, 255, out=out).astype(np.uint8)
 
 
-def extract(frame: np.ndarray, n_bits: int = len(PAYLOAD), *, step: float = STEP) -> np.ndarray:
+def _uncrop(frame: np.ndarray, crop: float) -> tuple[np.ndarray, np.ndarray]:
+    """The frame placed where it sat if it is the centre `crop` x `crop` of a marked frame (grey around it),
+    and which blocks (n, n) of that frame it holds whole."""
+    h, w = frame.shape[:2]
+    big_h, big_w = round(h / crop), round(w / crop)
+    top, left = (big_h - h) // 2, (big_w - w) // 2
+    canvas = cv2.copyMakeBorder(frame, top, big_h - h - top, left, big_w - w - left, cv2.BORDER_CONSTANT,
+                                value=(128, 128, 128))
+    edges = np.arange(GRID // BLOCK + 1) / (GRID // BLOCK)
+    rows = (edges[:-1] * big_h >= top - 0.5) & (edges[1:] * big_h <= top + h + 0.5)
+    cols = (edges[:-1] * big_w >= left - 0.5) & (edges[1:] * big_w <= left + w + 0.5)
+    return canvas, np.outer(rows, cols)
+
+
+def extract(frame: np.ndarray, n_bits: int = len(PAYLOAD), *, step: float = STEP,
+            crop: float = 1.0) -> np.ndarray:
     """Soft votes for the coded bits of an `n_bits` payload, read from one RGB frame: > 0 says 1, < 0 says
-    0; each block votes in [-1, 1], weighted by how far the mark could move it. Sum them over frames, then
-    `decode` (or `bit_accuracy`)."""
+    0; each channel votes in [-1, 1], weighted by how far the mark could move it. Sum them over frames, then
+    `decode` (or `bit_accuracy`). `crop` < 1 reads the frame as the centre crop of that size of a marked
+    frame (the blocks it holds whole vote, the others say nothing)."""
     frame, step = media.rgb_image(frame), media.real(step, "step", 0.0, 1e4)
-    n_bits = media.positive_int(n_bits, "n_bits", MAX_BITS)
+    n_bits, crop = media.positive_int(n_bits, "n_bits", MAX_BITS), media.real(crop, "crop", 0.1, 1.0)
     if not capacity(frame.shape):
         h, w = frame.shape[:2]
         raise FaceswapError(f"frame {w}x{h}: too small to carry a watermark (at least {MIN_SIDE} px a side)")
+    frame, inside = _uncrop(frame, crop) if crop < 1 else (frame, None)
     pattern, image, _, dither, owner = _layout(ecc.coded_length(n_bits))
     canonical = _canonical(_luma(frame))
     p, textured = _projections(canonical, pattern), _textured(canonical)
@@ -238,6 +257,8 @@ def extract(frame: np.ndarray, n_bits: int = len(PAYLOAD), *, step: float = STEP
     vote = np.zeros_like(p)
     for share, s in ((1 - textured, step), (textured, step * TEXTURED_STEP)):  # +1 on the 1-lattice, -1 on 0
         vote -= share * np.cos(2 * np.pi * (p / s - dither)) * np.clip(reach / (s / 2), 0, 1)
+    if inside is not None:
+        vote *= inside[..., None]
     return np.bincount(owner.ravel(), weights=vote.ravel(), minlength=ecc.coded_length(n_bits))
 
 
