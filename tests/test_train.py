@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import subprocess
@@ -10,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from faceswap_core import FaceswapError
-from faceswap_core.training import augment, checkpoint, model, recipe, train
+from faceswap_core.training import augment, checkpoint, model, recipe, remedies, train
 
 
 def _faces(n=12, size=96, seed=0):
@@ -472,3 +473,71 @@ def test_code_critic_learns_to_tell_the_persons_apart_and_the_encoder_is_pushed_
     assert plain.critic is None
     enc = "encoder.to_code.weight"
     assert not torch.equal(t.model.state_dict()[enc], plain.model.state_dict()[enc])
+
+
+def _identity_model(seed: int = 2, film: int = 1) -> model.FaceSwapModel:
+    shape = dataclasses.replace(model.get_config("lite"), identity_dim=8, identity_film=film)
+    m = model.FaceSwapModel.create(shape, ["ana", "ben"], seed=seed)
+    with torch.no_grad():  # as if from a --swaps base: the vector and FiLM already mean something
+        for d in m.decoders.values():
+            d.film.weight.normal_(0, 0.05, generator=torch.Generator().manual_seed(seed))
+    return m
+
+
+def test_film_conditioning_starts_neutral_and_the_vector_then_changes_every_layer():
+    shape = dataclasses.replace(model.get_config("lite"), identity_dim=8, identity_film=1)
+    m = model.FaceSwapModel.create(shape, ["ana"], seed=0)
+    plain = model.FaceSwapModel.create(dataclasses.replace(shape, identity_film=0), ["ana"], seed=0)
+    plain.load_state_dict({k: v for k, v in m.state_dict().items() if "film" not in k})
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(m(x, "ana"), plain(x, "ana"))  # FiLM starts at scale 1, shift 0
+        m.decoders["ana"].film.bias.fill_(0.5)
+        assert not torch.allclose(m(x, "ana"), plain(x, "ana"))
+    assert model.ModelConfig.from_dict(json.loads(shape.to_json())) == shape
+    with pytest.raises(ValueError, match="identity_film"):
+        model.ModelConfig.from_dict({**json.loads(shape.to_json()), "identity_film": 2})
+
+
+def test_identity_fit_moves_only_the_vectors_and_lowers_their_loss(tmp_path):
+    faces = _faces()
+    m = _identity_model()
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    t = train.Trainer(m, faces, tmp_path / "m", recipe.TrainConfig(batch_size=4, lr=1e-3, identity_fit=30), "cpu")
+    t.gen.manual_seed(5)
+    x, y, mask = t.batch("ben")
+    with torch.no_grad():
+        start = float(t.loss(m(x, "ben"), y, mask))
+    remedies.fit_identities(t, 30)
+    with torch.no_grad():
+        end = float(t.loss(m(x, "ben"), y, mask))
+    moved = [k for k, v in m.state_dict().items() if not torch.equal(v, before[k])]
+    assert sorted(moved) == ["decoders.ana.identity", "decoders.ben.identity"]
+    assert end < start
+    assert all(q.grad is None for q in m.parameters())
+
+
+def test_identity_and_decoder_rates_are_groups_of_their_own_and_resume_stays_exact(tmp_path):
+    faces = _faces()
+    cfg = recipe.TrainConfig(batch_size=4, lr=1e-3, seed=2, masked=True, identity_fit=3, identity_lr=10.0,
+                             decoder_lr=0.0, decay_steps=5)
+    runs = {}
+    for name, stops in (("straight", [5]), ("resumed", [2, 5])):
+        t = train.Trainer(_identity_model(), faces, tmp_path / name, cfg, "cpu")
+        start = {k: v.clone() for k, v in t.model.state_dict().items()}
+        for i, stop in enumerate(stops):
+            if i:
+                t = train.Trainer.resume(tmp_path / name, faces, device="cpu")
+            t.train(stop, progress=False)
+        runs[name] = t
+    a, b = runs["straight"], runs["resumed"]
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+    assert [g["scale"] for g in a.optims["ana"].param_groups] == [1.0, 0.0, 10.0]
+    after = a.model.state_dict()
+    frozen = [k for k in after if k.startswith("decoders.") and not k.endswith("identity")]
+    assert frozen and all(torch.equal(after[k], start[k]) for k in frozen)  # decoder_lr 0: frozen
+    assert not torch.equal(after["encoder.to_code.weight"], start["encoder.to_code.weight"])
+    plain = train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"]), faces, tmp_path / "p",
+                          recipe.TrainConfig(batch_size=4), "cpu")
+    assert len(plain.optims["ana"].param_groups) == 1  # the classic model keeps one group

@@ -181,6 +181,12 @@ def _pretrain(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_number(int, 0), default=BASE_RECIPE["seed"], help="random seed")
     p.add_argument("--swaps", action="store_true",
                    help="teach an identity-conditioned decoder with swaps between the people (their truth)")
+    p.add_argument("--film", action="store_true",
+                   help="with --swaps: the identity vector scales and shifts every decoder layer")
+    p.add_argument("--stride", type=_number(int, 1, 100), default=1,
+                   help="with --swaps: every Nth frame of a longer clip (few frames a person, spread out)")
+    p.add_argument("--identity-net", action="store_true",
+                   help="build our own identity net instead of a base (for the identity_loss knob)")
     p.add_argument("--out", help="the base file (default: WORKSPACE/bases/CONFIG.safetensors)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best one here)")
 

@@ -123,11 +123,17 @@ def do_pretrain(args: argparse.Namespace) -> None:
     from ..training import pretrain
 
     pick_device(args.device)
+    if args.identity_net:
+        out = Path(args.out) if args.out else Path(args.workspace) / "bases" / "identity.safetensors"
+        pretraining.build_identity_net(out, args.people, args.frames, args.steps, args.seed)
+        print(f"{out}: an identity net of {args.people} people, {out.stat().st_size / 1e6:.1f} MB, sha256 "
+              f"{pretrain.file_hash(out)}")
+        return
     out = Path(args.out) if args.out else Path(args.workspace) / "bases" / f"{args.config}.safetensors"
     if out.exists():
         print(f"{out} exists: it is replaced only once the new base is complete")
     pretraining.build_base(out, args.config, args.people, args.frames, args.steps, args.seed,
-                           device=args.device, swaps=args.swaps)
+                           device=args.device, swaps=args.swaps, film=args.film, stride=args.stride)
     print(f"{out}: a {args.config} base of {args.people} people, {args.steps} steps, "
           f"{out.stat().st_size / 1e6:.1f} MB, sha256 {pretrain.file_hash(out)}")
 

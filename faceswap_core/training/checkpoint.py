@@ -153,8 +153,13 @@ def load_optimizers(optims: dict[str, torch.optim.Optimizer], checkpoint: str | 
             person, i, k = key.rsplit(".", 2)
             if person == p:
                 state.setdefault(int(i), {})[k] = v
-        if state and len(state) != len(sd["param_groups"][0]["params"]):
-            raise FaceswapError(f"{ck}/optim.safetensors: optimizer state of {p} does not match the model")
+        params = [q for g in opt.param_groups for q in g["params"]]  # Adam numbers them across its groups
+        if state and (len(state) != len(params) or any(
+                not 0 <= i < len(params) or ("exp_avg" in st and st["exp_avg"].shape != params[i].shape)
+                for i, st in state.items())):
+            raise FaceswapError(f"{ck}/optim.safetensors: optimizer state of {p} does not match the model "
+                                "(saved by another version or with other settings); resume with the same "
+                                "settings, or start a new run from this model")
         sd["state"] = state
         opt.load_state_dict(sd)
 

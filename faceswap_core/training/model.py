@@ -34,6 +34,9 @@ class ModelConfig:
     # each decoder holds a learned identity vector of this size, added (projected) to the feature map it
     # reads: a base's generic decoder draws whoever its vector says (0 = none, the classic decoder)
     identity_dim: int = 0
+    # 1: the identity vector also scales and shifts every decoder layer's channels (FiLM), not only the map
+    # the decoder reads, so it can say where a beard or a brow goes
+    identity_film: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -52,6 +55,7 @@ class ModelConfig:
         for k, low in (("image_size", 16), ("dense", 1), ("code_channels", 1), ("encoder_upscale", 1),
                        ("encoder_view", 0), ("identity_dim", 0)):
             _whole(k, getattr(c, k), low)
+        _whole("identity_film", c.identity_film, 0, 1)
         for k in ("encoder_filters", "decoder_filters"):
             for v in getattr(c, k):
                 _whole(k, v, 1)
@@ -147,14 +151,29 @@ class Decoder(nn.Module):
         if c.identity_dim:
             self.identity = nn.Parameter(torch.zeros(c.identity_dim))
             self.from_identity = nn.Linear(c.identity_dim, c.encoder_upscale)
+            if c.identity_film:  # a scale and a shift per channel of every layer, zero at the start
+                self.widths = list(c.decoder_filters)
+                self.film = nn.Linear(c.identity_dim, 2 * sum(self.widths))
+                nn.init.zeros_(self.film.weight)
+                nn.init.zeros_(self.film.bias)
 
     def forward(self, h: torch.Tensor, identity: torch.Tensor | None = None) -> torch.Tensor:
         """Draw the face from the feature map `h`; an identity-conditioned decoder draws `identity` ((N, d)
         vectors; default its own vector)."""
-        if hasattr(self, "identity"):
-            who = self.identity[None] if identity is None else identity
-            h = h + self.from_identity(who)[:, :, None, None]
-        return torch.sigmoid(self.to_rgb(self.body(h)))
+        if not hasattr(self, "identity"):
+            return torch.sigmoid(self.to_rgb(self.body(h)))
+        who = self.identity[None] if identity is None else identity
+        h = h + self.from_identity(who)[:, :, None, None]
+        if not hasattr(self, "film"):
+            return torch.sigmoid(self.to_rgb(self.body(h)))
+        film = self.film(who)[:, :, None, None]
+        at = 0
+        for layer, width in zip(self.body, self.widths):
+            h = layer(h)
+            scale, shift = film[:, at:at + width], film[:, at + width:at + 2 * width]
+            h = h * (1 + scale) + shift
+            at += 2 * width
+        return torch.sigmoid(self.to_rgb(h))
 
 
 class FaceSwapModel(nn.Module):

@@ -167,7 +167,7 @@ def load_base(path: str | Path | None = None, config: str = "lite") -> tuple[dic
         shape = ModelConfig.from_dict(json.loads(meta["model_config"]))
     except (KeyError, ValueError, TypeError):
         raise FaceswapError(f"{path}: its model config is damaged; {rebuild}") from None
-    if {**asdict(shape), "identity_dim": 0} != asdict(get_config(config)):
+    if {**asdict(shape), "identity_dim": 0, "identity_film": 0} != asdict(get_config(config)):
         raise FaceswapError(f"{path}: a base of model config {shape.name!r} with other layer sizes, not "
                             f"today's {config!r}; {rebuild}")
     return meta, tensors

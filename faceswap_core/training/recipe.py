@@ -52,12 +52,23 @@ class TrainConfig:
     eyes_mouth: float = 0.0
     # the last share of `decay_steps` trains without the random warp (DeepFaceLab's recipe); 0 = warp always
     warp_off: float = 0.0
+    # identity-conditioned decoders (a --swaps base): steps fitting each person's identity vector alone
+    # before training (everything else frozen), and how much faster than the weights the vector learns
+    identity_fit: int = 0
+    identity_lr: float = 1.0
+    decoder_lr: float = 1.0  # the decoders' weights learn at this share of the schedule's rate (0: frozen)
+    # weight of the identity loss on swaps: A's face through decoder B must look like B to our own identity
+    # net (`identity_net`, trained on made-up people; never the recogniser that judges); 0 = off
+    identity_loss: float = 0.0
+    identity_net: str = ""  # its file ("" = the shipped one)
+    identity_view: int = 0  # the net sees the swap at this size and scaled back (0 = as drawn)
 
     def __post_init__(self):
         for name in ("batch_size", "lr"):
             if not getattr(self, name) > 0:
                 raise FaceswapError(f"{name.replace('_', ' ')} {getattr(self, name)}: it must be above 0")
         for name in ("ssim_weight", "clip_grad", "code_critic", "eyes_mouth", "warp_off", "warp", "warmup",
+                     "identity_fit", "identity_lr", "decoder_lr", "identity_loss", "identity_view",
                      "decay_steps", "preview_every",
                      "checkpoint_every"):
             if getattr(self, name) < 0:

@@ -5,6 +5,12 @@
   the encoder is pushed until it cannot tell, so decoder B reads A's codes as it reads B's.
 - `features_map` / `features_l1`: extra L1 on the eyes, brows and mouth, where a recogniser looks
   (DeepFaceLab's "eyes and mouth priority", faceswap's eye and mouth multipliers).
+- `fit_identities` / `person_optimizer`: with identity-conditioned decoders (a `--swaps` base), each person's
+  vector is first fitted alone on its own faces, so decoder B starts out drawing B (the few-shot start of
+  identity-conditioned swappers), and may learn faster than the weights afterwards.
+- `IdentityLoss`: each step also swaps a clean face of the other person into this one and asks our own
+  identity net (`identity_net`) that the swap look like this person (SimSwap's identity loss): the one loss
+  in the recipe that ever shows decoder B a face of A.
 """
 
 from __future__ import annotations
@@ -87,3 +93,82 @@ def share_decoders(model) -> None:
     for p in model.persons[1:]:
         d = model.decoders[p]
         d.body, d.to_rgb, d.from_identity = first.body, first.to_rgb, first.from_identity
+
+
+def person_optimizer(model, person: str, cfg) -> torch.optim.Adam:
+    """Adam over the shared encoder and `person`'s decoder: the decoder's weights at `cfg.decoder_lr` times the
+    schedule's rate, its identity vector (if any) at `cfg.identity_lr` times ("scale" in each group)."""
+    decoder = model.decoders[person]
+    vector = [decoder.identity] if hasattr(decoder, "identity") else []
+    weights = [q for q in decoder.parameters() if all(q is not v for v in vector)]
+    groups = [{"params": list(model.encoder.parameters()), "scale": 1.0}]
+    if cfg.decoder_lr != 1.0 or vector:  # the classic layout (one group) unless a knob separates them
+        groups.append({"params": weights, "scale": cfg.decoder_lr})
+    else:
+        groups[0]["params"] += weights
+    if vector:
+        groups.append({"params": vector, "scale": cfg.identity_lr})
+    return torch.optim.Adam(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+
+FIT_LR = 0.03  # Adam's step on an identity vector while it is fitted alone
+
+
+def fit_identities(trainer, steps: int) -> None:
+    """Fit each person's identity vector alone on its own (warped) faces for `steps` steps, the encoder and
+    every weight frozen: decoder B then draws the made-up person nearest to B before any weight moves.
+    Seeded by the run's seed, so a run stays repeatable."""
+    model = trainer.model
+    for k, person in enumerate(model.persons):
+        decoder = model.decoders[person]
+        if not hasattr(decoder, "identity"):
+            continue
+        opt = torch.optim.Adam([decoder.identity], lr=FIT_LR)
+        model.eval()
+        for step in range(steps):
+            trainer.gen.manual_seed(int(np.random.SeedSequence([trainer.cfg.seed, 7001, k, step])
+                                        .generate_state(1)[0]))
+            x, y, m = trainer.batch(person)
+            with torch.no_grad():
+                h = model.encoder(x)
+            loss = trainer.loss(decoder(h).float(), y, m)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        for q in model.parameters():  # the frozen weights' gradients are not kept
+            q.grad = None
+
+
+class IdentityLoss:
+    """1 - cosine between our identity net's vector of a swap into `person` and `person`'s mean vector."""
+
+    def __init__(self, trainer):
+        from . import identity_net
+
+        path = trainer.cfg.identity_net or identity_net.shipped()
+        self.net = identity_net.load(path).to(trainer.device)
+        self.share = 0.5  # of the batch: the swaps ride on half a batch of the other person's faces
+        # the net sees the swap at this size only: identity that survives it (colours, shapes; dlib still
+        # names the true face at 24 px) cannot be faked by the fine patterns that fool a small network
+        self.view = trainer.cfg.identity_view
+        self.target = {p: identity_net.person_vector(self.net, trainer.images[p].float() / 255,
+                                                     trainer.masks[p].float() / 255, trainer.cfg.coverage)
+                       .to(trainer.device) for p in trainer.model.persons}
+
+    def __call__(self, trainer, person: str) -> torch.Tensor:
+        persons = trainer.model.persons
+        other = persons[(persons.index(person) + 1) % len(persons)]
+        _, clean, mask = trainer.batch(other)  # the other person's unwarped faces, as conversion gives them
+        n = max(1, int(len(clean) * self.share))
+        with torch.autocast(trainer.device_type, dtype=torch.bfloat16, enabled=trainer.autocast):
+            swap = trainer.net(clean[:n].contiguous(memory_format=trainer.layout), person)
+        vectors = self.net(soften(swap.float() * mask[:n, :1], self.view))
+        return (1 - vectors @ self.target[person]).mean()
+
+
+def soften(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, C, S, S) seen at `size` px (area) and scaled back (bilinear); unchanged when `size` is 0 or >= S."""
+    if not size or size >= x.shape[-1]:
+        return x
+    small = torch.nn.functional.interpolate(x, size=(size, size), mode="area")
+    return torch.nn.functional.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False)

@@ -24,6 +24,7 @@ from .recipe import BASE_RECIPE, recipe
 from .train import scheduled_lr
 
 IDENTITY_DIM = 64
+TABLE_LR = 10.0  # the people's vectors learn this many times faster than the weights (each is in few batches)
 
 
 class SwapPairs:
@@ -49,16 +50,19 @@ class SwapPairs:
 
 
 def pretrain_swaps(out: str | Path, pairs: SwapPairs, config: str = "lite", steps: int = BASE_RECIPE["steps"],
-                   seed: int = BASE_RECIPE["seed"], frames: int = 0, progress: bool = True) -> Path:
+                   seed: int = BASE_RECIPE["seed"], frames: int = 0, progress: bool = True,
+                   film: bool = False, tail: str = "") -> Path:
     """Train the encoder and one identity-conditioned generic decoder on `pairs` (one learned vector per
     made-up person) for `steps` steps of the kept recipe; save the base (its decoder's own vector: the mean
-    of the people's) to `out` with a JSON record beside it."""
+    of the people's) to `out` with a JSON record beside it. With `film` the vector also scales and shifts
+    every decoder layer (`ModelConfig.identity_film`) and the people's vectors learn `TABLE_LR` times faster
+    (made for many people seen in few frames each); `tail` goes on the record's rebuild command."""
     from ..progress import progress_bar
 
     out = Path(out)
     pretrain.check_people(pairs.people)
     pretrain.writable(out)
-    shape = replace(get_config(config), identity_dim=IDENTITY_DIM)
+    shape = replace(get_config(config), identity_dim=IDENTITY_DIM, identity_film=int(film))
     cfg = recipe(config, steps, seed=seed)
     if len(pairs.who) < cfg.batch_size:
         raise FaceswapError(f"{len(pairs.who)} training pairs, fewer than a batch ({cfg.batch_size})")
@@ -69,14 +73,16 @@ def pretrain_swaps(out: str | Path, pairs: SwapPairs, config: str = "lite", step
         table = torch.nn.Embedding(len(pairs.people), IDENTITY_DIM)
         torch.nn.init.normal_(table.weight, std=0.1)
     params = list(model.parameters()) + list(table.parameters())
-    opt = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    opt = torch.optim.Adam([{"params": list(model.parameters()), "scale": 1.0},
+                            {"params": list(table.parameters()), "scale": TABLE_LR if film else 1.0}],
+                           lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     gen = torch.Generator()
     started, losses = time.time(), []
     model.train()
     for step in progress_bar(range(steps), desc="pretrain swaps", unit="step", enabled=progress):
         gen.manual_seed(int(np.random.SeedSequence([seed, step]).generate_state(1)[0]))
         for g in opt.param_groups:
-            g["lr"] = scheduled_lr(cfg, step)  # the trainer's cosine decay over the steps
+            g["lr"] = g["scale"] * scheduled_lr(cfg, step)  # the trainer's cosine decay over the steps
         x, y, m, who = pairs.batch(gen, cfg.batch_size, shape.image_size, cfg.coverage, cfg.warp)
         pred = decoder(model.encoder(x), table(who))
         loss = reconstruction_loss(pred, y, m, cfg.masked, cfg.ssim_weight)
@@ -88,4 +94,4 @@ def pretrain_swaps(out: str | Path, pairs: SwapPairs, config: str = "lite", step
     with torch.no_grad():
         decoder.identity.copy_(table.weight.mean(0))  # a pair's decoders start from the average person
     return pretrain.finish(model, out, config, pairs.people, frames, steps, seed, losses[-50:], started,
-                           " --swaps", kind="swaps")
+                           " --swaps" + tail, kind="swaps")

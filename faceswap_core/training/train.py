@@ -89,11 +89,9 @@ class Trainer:
             ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
             self.net = DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=True,
                                                broadcast_buffers=False)
-        self.optims = {p: torch.optim.Adam(list(model.encoder.parameters())
-                                           + list(model.decoders[p].parameters()),
-                                           lr=config.lr, betas=(config.beta1, config.beta2))
-                       for p in model.persons}
+        self.optims = {p: remedies.person_optimizer(model, p, config) for p in model.persons}
         self.critic = remedies.CodeCritic.create(model, config, self.device) if config.code_critic else None
+        self.identity = remedies.IdentityLoss(self) if config.identity_loss else None
         self.step = 0
         self.mid_step = False  # true while a step has updated some persons but not all
         self.history: list[dict] = []
@@ -172,18 +170,23 @@ class Trainer:
             x, y, m = self.batch(p)
             opt = self.optims[p]
             for group in opt.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("scale", 1.0)
             opt.zero_grad(set_to_none=True)
             with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.autocast):
                 pred, code = self.net(x, p, with_code=True)
             loss = self.loss(pred.float(), y, m)
+            if self.identity is not None:  # a swap into p must look like p to our identity net
+                id_loss = self.identity(self, p)
+                losses[f"{p} identity"] = float(id_loss.detach())
+                loss = loss + self.cfg.identity_loss * id_loss
             if self.critic is not None:  # fool the critic: its guess should be no better than chance
                 codes[p] = code.detach().float()
                 loss = loss + self.cfg.code_critic * self.critic.fooled(code.float())
             loss.backward()  # under DDP this returns with the gradients averaged over the replicas
             # a rare huge step (with SSIM and a high lr) can kill the decoder for good
             if self.cfg.clip_grad:
-                torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], self.cfg.clip_grad)
+                torch.nn.utils.clip_grad_norm_([q for g in opt.param_groups for q in g["params"]],
+                                               self.cfg.clip_grad)
             opt.step()
             losses[p] = float(loss.detach())
         if self.critic is not None:
@@ -213,6 +216,8 @@ class Trainer:
         bar = progress_bar(total=steps, initial=self.step, desc="train", unit="step",
                            enabled=progress and is_main)
         t0, s0 = time.perf_counter(), self.step
+        if self.step == 0 and self.cfg.identity_fit:
+            remedies.fit_identities(self, self.cfg.identity_fit)
         try:
             while self.step < steps:
                 losses = self.train_step()
