@@ -88,8 +88,6 @@ def time_to_quality(args) -> dict:
     for p, r in recs.items():
         extraction.extract(r.path(ws, p), p, ws, detector="truth", size=256, progress=False)
     clip = truth_probe.sweep_clip(ws, a, frames=24, seed=99)  # frames never trained on
-    probe = truth_probe.TruthProbe.from_clip(clip, b, n=24)
-    base, ceiling = probe.baseline()["ssim"], probe.ceiling()["ssim"]
     judge = recognition.RecognitionProbe.from_clip(clip, b, identity.person_means(ws, a, b), n=24)
     nothing, pasted = (judge.nothing()["recognised_as_target"], judge.ceiling()["recognised_as_target"])
     at_output = judge.ceiling(model.get_config(args.config).image_size)["recognised_as_target"]
@@ -99,6 +97,9 @@ def time_to_quality(args) -> dict:
                             clip_grad=args.clip_grad, warmup=args.warmup, decay_steps=args.decay_steps,
                             color_transfer=args.color_transfer, precision=args.precision,
                             code_critic=args.code_critic, warp=args.warp, **dict(_setting(kv) for kv in args.set))
+    # the probe shows the model the view it trains on (a model sees `coverage` of the crop)
+    probe = truth_probe.TruthProbe.from_clip(clip, b, n=24, coverage=cfg.coverage)
+    base, ceiling = probe.baseline()["ssim"], probe.ceiling()["ssim"]
     shape = dataclasses.replace(model.get_config(args.config), **dict(_setting(kv, model.get_config(args.config))
                                                                      for kv in args.model_set))
     if args.base:  # encoder and both decoders from a pretrained base
@@ -136,7 +137,8 @@ def time_to_quality(args) -> dict:
                 reached[level] = (trained, t.step)
             if level not in known and r >= level * pasted:
                 known[level] = (trained, t.step)
-    held_b = truth_probe.TruthProbe.from_clip(truth_probe.sweep_clip(ws, b, frames=24, seed=99), a, n=24).source
+    held_b = truth_probe.TruthProbe.from_clip(truth_probe.sweep_clip(ws, b, frames=24, seed=99), a, n=24,
+                                              coverage=cfg.coverage).source
     train_codes = [code_probe.codes(t.model, _network_view(faces[p][0], cfg.coverage)) for p in (a, b)]
     held_codes = [code_probe.codes(t.model, x) for x in (probe.source, held_b)]
     sep = code_probe.linear_probe(*train_codes, *held_codes)

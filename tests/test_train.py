@@ -442,18 +442,8 @@ def test_resume_is_exact_with_the_code_critic_and_the_remedies(tmp_path):
     faces = _faces()
     cfg = recipe.TrainConfig(batch_size=4, lr=1e-3, seed=2, masked=True, code_critic=0.2, eyes_mouth=1.0,
                              warp_off=0.4, decay_steps=5)
-    runs = {}
-    for name, stops in (("straight", [5]), ("resumed", [2, 5])):
-        t = train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"], seed=2), faces, tmp_path / name,
-                          cfg, "cpu")
-        for i, stop in enumerate(stops):
-            if i:
-                t = train.Trainer.resume(tmp_path / name, faces, device="cpu")
-            t.train(stop, progress=False)
-        runs[name] = t
-    a, b = runs["straight"], runs["resumed"]
-    for k, v in a.model.state_dict().items():
-        assert torch.equal(v, b.model.state_dict()[k]), k
+    a, b = _straight_and_resumed(tmp_path, lambda: model.FaceSwapModel.create("lite", ["ana", "ben"], seed=2),
+                                 faces, cfg)
     for k, v in a.critic.state_dict().items():
         assert torch.equal(v, b.critic.state_dict()[k]), k
     assert [h["critic"] for h in a.history] == [h["critic"] for h in b.history]
@@ -521,18 +511,8 @@ def test_identity_and_decoder_rates_are_groups_of_their_own_and_resume_stays_exa
     faces = _faces()
     cfg = recipe.TrainConfig(batch_size=4, lr=1e-3, seed=2, masked=True, identity_fit=3, identity_lr=10.0,
                              decoder_lr=0.0, decay_steps=5)
-    runs = {}
-    for name, stops in (("straight", [5]), ("resumed", [2, 5])):
-        t = train.Trainer(_identity_model(), faces, tmp_path / name, cfg, "cpu")
-        start = {k: v.clone() for k, v in t.model.state_dict().items()}
-        for i, stop in enumerate(stops):
-            if i:
-                t = train.Trainer.resume(tmp_path / name, faces, device="cpu")
-            t.train(stop, progress=False)
-        runs[name] = t
-    a, b = runs["straight"], runs["resumed"]
-    for k, v in a.model.state_dict().items():
-        assert torch.equal(v, b.model.state_dict()[k]), k
+    start = _identity_model().state_dict()
+    a, b = _straight_and_resumed(tmp_path, _identity_model, faces, cfg)
     assert [g["scale"] for g in a.optims["ana"].param_groups] == [1.0, 0.0, 10.0]
     after = a.model.state_dict()
     frozen = [k for k in after if k.startswith("decoders.") and not k.endswith("identity")]
@@ -541,3 +521,20 @@ def test_identity_and_decoder_rates_are_groups_of_their_own_and_resume_stays_exa
     plain = train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"]), faces, tmp_path / "p",
                           recipe.TrainConfig(batch_size=4), "cpu")
     assert len(plain.optims["ana"].param_groups) == 1  # the classic model keeps one group
+
+
+def _straight_and_resumed(tmp_path, make, faces, cfg, steps=(2, 5)):
+    """Two runs of the same model and settings: one straight to the last step, one stopped and resumed at
+    each of `steps`; both must end with the same weights (checked here). Returns their trainers."""
+    runs = {}
+    for name, stops in (("straight", steps[-1:]), ("resumed", steps)):
+        t = train.Trainer(make(), faces, tmp_path / name, cfg, "cpu")
+        for i, stop in enumerate(stops):
+            if i:
+                t = train.Trainer.resume(tmp_path / name, faces, device="cpu")
+            t.train(stop, progress=False)
+        runs[name] = t
+    a, b = runs["straight"], runs["resumed"]
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+    return a, b

@@ -51,7 +51,7 @@ class SwapPairs:
 
 def pretrain_swaps(out: str | Path, pairs: SwapPairs, config: str = "lite", steps: int = BASE_RECIPE["steps"],
                    seed: int = BASE_RECIPE["seed"], frames: int = 0, progress: bool = True,
-                   film: bool = False, tail: str = "") -> Path:
+                   film: bool = False, tail: str = "", coverage: float | None = None) -> Path:
     """Train the encoder and one identity-conditioned generic decoder on `pairs` (one learned vector per
     made-up person) for `steps` steps of the kept recipe; save the base (its decoder's own vector: the mean
     of the people's) to `out` with a JSON record beside it. With `film` the vector also scales and shifts
@@ -63,10 +63,11 @@ def pretrain_swaps(out: str | Path, pairs: SwapPairs, config: str = "lite", step
     pretrain.check_people(pairs.people)
     pretrain.writable(out)
     shape = replace(get_config(config), identity_dim=IDENTITY_DIM, identity_film=int(film))
-    cfg = recipe(config, steps, seed=seed)
+    cfg = recipe(config, steps, seed=seed, **({"coverage": coverage} if coverage else {}))
     if len(pairs.who) < cfg.batch_size:
         raise FaceswapError(f"{len(pairs.who)} training pairs, fewer than a batch ({cfg.batch_size})")
     model = FaceSwapModel.create(shape, [pretrain.GENERIC], seed=seed)
+    model.coverage = cfg.coverage  # recorded with the base: a pair's model starts with its view
     decoder = model.decoders[pretrain.GENERIC]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
