@@ -518,9 +518,12 @@ def test_identity_and_decoder_rates_are_groups_of_their_own_and_resume_stays_exa
     frozen = [k for k in after if k.startswith("decoders.") and not k.endswith("identity")]
     assert frozen and all(torch.equal(after[k], start[k]) for k in frozen)  # decoder_lr 0: frozen
     assert not torch.equal(after["encoder.to_code.weight"], start["encoder.to_code.weight"])
-    plain = train.Trainer(model.FaceSwapModel.create("lite", ["ana", "ben"]), faces, tmp_path / "p",
-                          recipe.TrainConfig(batch_size=4), "cpu")
-    assert len(plain.optims["ana"].param_groups) == 1  # the classic model keeps one group
+    for m in (model.FaceSwapModel.create("lite", ["ana", "ben"]), _identity_model()):
+        plain = train.Trainer(m, faces, tmp_path / "p", recipe.TrainConfig(batch_size=4), "cpu")
+        # default rates: one group in the order earlier checkpoints saved, so they still resume
+        [group] = plain.optims["ana"].param_groups
+        order = list(m.encoder.parameters()) + list(m.decoders["ana"].parameters())
+        assert len(group["params"]) == len(order) and all(q is r for q, r in zip(group["params"], order))
 
 
 def _straight_and_resumed(tmp_path, make, faces, cfg, steps=(2, 5)):

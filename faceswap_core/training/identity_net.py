@@ -43,8 +43,8 @@ class IdentityNet(nn.Module):
         super().__init__()
         layers, cin = [], 3
         for f in (width, 2 * width, 4 * width, 8 * width):  # 64 -> 4 px
-            layers += [nn.Conv2d(cin, f, 3, padding=1), nn.LeakyReLU(0.1), nn.Conv2d(f, f, 3, stride=2, padding=1),
-                       nn.LeakyReLU(0.1)]
+            layers += [nn.Conv2d(cin, f, 3, padding=1), nn.LeakyReLU(0.1),
+                       nn.Conv2d(f, f, 3, stride=2, padding=1), nn.LeakyReLU(0.1)]
             cin = f
         self.convs = nn.Sequential(*layers)
         self.to_vector = nn.Linear(cin * 16, DIM)
@@ -103,7 +103,8 @@ def train_net(images: np.ndarray, masks: np.ndarray, who: np.ndarray, steps: int
 
 
 @torch.no_grad()
-def person_vector(net: IdentityNet, images: torch.Tensor, masks: torch.Tensor, coverage: float) -> torch.Tensor:
+def person_vector(net: IdentityNet, images: torch.Tensor, masks: torch.Tensor,
+                  coverage: float) -> torch.Tensor:
     """The unit mean of a person's face vectors: face crops (N, 3, H, W) and masks in [0, 1], unmoved."""
     _, x, m = augment.random_warp(images, torch.Generator(), SIZE, coverage, strength=0, masks=masks)
     vectors = torch.cat([net(v) for v in torch.split(x * m, 256)])

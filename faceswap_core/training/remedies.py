@@ -96,16 +96,16 @@ def share_decoders(model) -> None:
 
 
 def person_optimizer(model, person: str, cfg) -> torch.optim.Adam:
-    """Adam over the shared encoder and `person`'s decoder: the decoder's weights at `cfg.decoder_lr` times the
-    schedule's rate, its identity vector (if any) at `cfg.identity_lr` times ("scale" in each group)."""
+    """Adam over the shared encoder and `person`'s decoder: the decoder's weights at `cfg.decoder_lr` times
+    the schedule's rate, its identity vector (if any) at `cfg.identity_lr` times ("scale" in each group)."""
     decoder = model.decoders[person]
     vector = [decoder.identity] if hasattr(decoder, "identity") else []
     weights = [q for q in decoder.parameters() if all(q is not v for v in vector)]
-    groups = [{"params": list(model.encoder.parameters()), "scale": 1.0}]
-    if cfg.decoder_lr != 1.0 or vector:  # the classic layout (one group) unless a knob separates them
-        groups.append({"params": weights, "scale": cfg.decoder_lr})
-    else:
-        groups[0]["params"] += weights
+    if cfg.decoder_lr == 1.0 and cfg.identity_lr == 1.0:  # one group, in the order older checkpoints keep
+        return torch.optim.Adam([{"params": list(model.encoder.parameters()) + list(decoder.parameters()),
+                                  "scale": 1.0}], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    groups = [{"params": list(model.encoder.parameters()), "scale": 1.0},
+              {"params": weights, "scale": cfg.decoder_lr}]
     if vector:
         groups.append({"params": vector, "scale": cfg.identity_lr})
     return torch.optim.Adam(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
@@ -167,7 +167,7 @@ class IdentityLoss:
 
 
 def soften(x: torch.Tensor, size: int) -> torch.Tensor:
-    """(N, C, S, S) seen at `size` px (area) and scaled back (bilinear); unchanged when `size` is 0 or >= S."""
+    """(N, C, S, S) seen at `size` px (area) and scaled back (bilinear); unchanged if `size` is 0 or >= S."""
     if not size or size >= x.shape[-1]:
         return x
     small = torch.nn.functional.interpolate(x, size=(size, size), mode="area")
