@@ -72,4 +72,4 @@ def test_the_identity_loss_pulls_a_swap_towards_the_person_it_names(tmp_path):
         opt.step()
     t.gen.manual_seed(0)
     assert float(loss(t, "tomas")) < start - 0.05
-    assert remedies.soften(torch.rand(1, 3, 64, 64), 0).shape == (1, 3, 64, 64)
+    assert identity_net.soften(torch.rand(1, 3, 64, 64), 0).shape == (1, 3, 64, 64)

@@ -32,6 +32,18 @@ def render_people(workspace: str | Path, names: list[str], frames: int, seed: in
     return train.load_faces(workspace, names)
 
 
+def _motion(frames: int, stride: int, seed: int) -> list:
+    """`frames` conditions: every `stride`-th of a longer random clip (few frames a person, still spread over
+    the turn)."""
+    return synth.random_motion(frames * stride, 25.0, seed)[::stride]
+
+
+def _cut(render, mat: np.ndarray, crop: int) -> tuple[np.ndarray, np.ndarray]:
+    """A render's frame and face mask cut by the alignment `mat` at `crop` px."""
+    return (align.crop(render.frame, mat, crop),
+            align.crop(align.face_mask(render.landmarks, render.frame.shape), mat, crop))
+
+
 def render_swap_pairs(names: list[str], frames: int, seed: int = 0, progress: bool = True,
                       crop: int = train.TRAIN_CROP, stride: int = 1) -> swap_pretrain.SwapPairs:
     """For each made-up person P, `frames` frames of a clip's motion; each gives two training pairs, both cut
@@ -42,17 +54,17 @@ def render_swap_pairs(names: list[str], frames: int, seed: int = 0, progress: bo
     people = [synth.get_identity(n) for n in names]
     xs, ys, ms, who = [], [], [], []
     for i, person in enumerate(people):
-        # every `stride`-th frame of a longer clip: few frames a person, still spread over the turn
-        for c in synth.random_motion(frames * stride, 25.0, CLIP_SEED + 31 * seed + i)[::stride]:
+        for c in _motion(frames, stride, CLIP_SEED + 31 * seed + i):
             own = synth.render(person, c, 256)
             q = int(rng.integers(len(people) - 1))
             q += q >= i
             mat = align.alignment_matrix(own.landmarks, crop)
             x = align.crop(own.frame, mat, crop)
             for k, r in ((i, own), (q, synth.render(people[q], c, 256))):
+                y, m = _cut(r, mat, crop)
                 xs.append(x)
-                ys.append(align.crop(r.frame, mat, crop))
-                ms.append(align.crop(align.face_mask(r.landmarks, r.frame.shape), mat, crop))
+                ys.append(y)
+                ms.append(m)
                 who.append(k)
         if progress:
             print(f"  rendered {person.name} and its swaps ({i + 1}/{len(people)})", flush=True)
@@ -67,11 +79,11 @@ def render_faces(names: list[str], frames: int, seed: int = 0, stride: int = 12,
     xs, ms, who = [], [], []
     for i, name in enumerate(names):
         person = synth.get_identity(name)
-        for c in synth.random_motion(frames * stride, 25.0, CLIP_SEED + 31 * seed + first + i)[::stride]:
+        for c in _motion(frames, stride, CLIP_SEED + 31 * seed + first + i):
             r = synth.render(person, c, 256)
-            mat = align.alignment_matrix(r.landmarks, crop)
-            xs.append(align.crop(r.frame, mat, crop))
-            ms.append(align.crop(align.face_mask(r.landmarks, r.frame.shape), mat, crop))
+            x, m = _cut(r, align.alignment_matrix(r.landmarks, crop), crop)
+            xs.append(x)
+            ms.append(m)
             who.append(i)
     return np.stack(xs), np.stack(ms), np.asarray(who)
 

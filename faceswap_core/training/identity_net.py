@@ -62,10 +62,16 @@ def views(images: torch.Tensor, masks: torch.Tensor, gen: torch.Generator, cover
     x = x * m
     if blur:
         sizes = torch.randint(16, SIZE + 1, (len(x),), generator=gen)
-        x = torch.stack([F.interpolate(F.interpolate(v[None], size=(int(s), int(s)), mode="area"),
-                                       size=(SIZE, SIZE), mode="bilinear", align_corners=False)[0]
-                         if s < SIZE else v for v, s in zip(x, sizes)])
+        x = torch.stack([soften(v[None], int(s))[0] for v, s in zip(x, sizes)])
     return x
+
+
+def soften(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, C, S, S) seen at `size` px (area) and scaled back (bilinear); unchanged if `size` is 0 or >= S."""
+    if not size or size >= x.shape[-1]:
+        return x
+    small = F.interpolate(x, size=(size, size), mode="area")
+    return F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
 def train_net(images: np.ndarray, masks: np.ndarray, who: np.ndarray, steps: int = 1500, batch: int = 128,

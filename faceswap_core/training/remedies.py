@@ -24,6 +24,7 @@ from torch import nn
 
 from ..errors import FaceswapError
 from ..faces.align import PADDING, template
+from . import identity_net
 
 
 class CodeCritic(nn.Sequential):
@@ -100,10 +101,10 @@ def person_optimizer(model, person: str, cfg) -> torch.optim.Adam:
     the schedule's rate, its identity vector (if any) at `cfg.identity_lr` times ("scale" in each group)."""
     decoder = model.decoders[person]
     vector = [decoder.identity] if hasattr(decoder, "identity") else []
-    weights = [q for q in decoder.parameters() if all(q is not v for v in vector)]
     if cfg.decoder_lr == 1.0 and cfg.identity_lr == 1.0:  # one group, in the order older checkpoints keep
         return torch.optim.Adam([{"params": list(model.encoder.parameters()) + list(decoder.parameters()),
                                   "scale": 1.0}], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    weights = [q for q in decoder.parameters() if all(q is not v for v in vector)]
     groups = [{"params": list(model.encoder.parameters()), "scale": 1.0},
               {"params": weights, "scale": cfg.decoder_lr}]
     if vector:
@@ -143,8 +144,6 @@ class IdentityLoss:
     """1 - cosine between our identity net's vector of a swap into `person` and `person`'s mean vector."""
 
     def __init__(self, trainer):
-        from . import identity_net
-
         path = trainer.cfg.identity_net or identity_net.shipped()
         self.net = identity_net.load(path).to(trainer.device)
         self.share = 0.5  # of the batch: the swaps ride on half a batch of the other person's faces
@@ -162,13 +161,6 @@ class IdentityLoss:
         n = max(1, int(len(clean) * self.share))
         with torch.autocast(trainer.device_type, dtype=torch.bfloat16, enabled=trainer.autocast):
             swap = trainer.net(clean[:n].contiguous(memory_format=trainer.layout), person)
-        vectors = self.net(soften(swap.float() * mask[:n, :1], self.view))
+        vectors = self.net(identity_net.soften(swap.float() * mask[:n, :1], self.view))
         return (1 - vectors @ self.target[person]).mean()
 
-
-def soften(x: torch.Tensor, size: int) -> torch.Tensor:
-    """(N, C, S, S) seen at `size` px (area) and scaled back (bilinear); unchanged if `size` is 0 or >= S."""
-    if not size or size >= x.shape[-1]:
-        return x
-    small = torch.nn.functional.interpolate(x, size=(size, size), mode="area")
-    return torch.nn.functional.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False)
